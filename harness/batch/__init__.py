@@ -1,0 +1,1 @@
+"""Batch evaluation: jobs, journal and resume, executors (local, Ray), history and regressions."""

@@ -1,0 +1,1 @@
+"""Environment backends (venv, docker) behind one interface; see ``harness.envs.base``."""

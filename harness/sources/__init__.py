@@ -1,0 +1,1 @@
+"""Where a library's files come from: a PyPI release or a git repository at a pinned commit."""
