@@ -36,7 +36,9 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> int:
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:  # typer.Exit(code) comes back as a return value here
+            return rc
     except HarnessError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
         return exc.exit_code

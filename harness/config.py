@@ -53,6 +53,7 @@ class Settings:
     git_mirror: str | None = None  # template with {owner} {name}, e.g. /srv/mirrors/{owner}+{name}.git
     git_allow_file: bool = False  # allow the file:// transport (mirrors, tests)
     installer: str = "uv"  # "uv" or "pip"
+    docker_base: str = "local"  # docker FROM: "local" (bootstrapped Debian) or "registry" (python:X.Y-slim)
 
     @property
     def envs_dir(self) -> Path:
@@ -144,4 +145,5 @@ def load_settings(config_file: Path | None = None) -> Settings:
         git_mirror=pick("git_mirror", "HARNESS_GIT_MIRROR"),
         git_allow_file=(pick("git_allow_file", "HARNESS_GIT_ALLOW_FILE") or "").lower() in {"1", "true", "yes"},
         installer=pick("installer", "HARNESS_INSTALLER") or "uv",
+        docker_base=pick("docker_base", "HARNESS_DOCKER_BASE") or "local",
     )

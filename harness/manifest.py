@@ -118,16 +118,18 @@ class MetricSpec(Strict):
 
 
 class DataFile(Strict):
+    """A dataset an experiment needs, looked up in the user's data cache and verified by checksum."""
+
     name: str
-    url: str
-    sha256: str
+    url: str  # where a user can get it (the harness never downloads inside tests)
+    checksum: str  # "sha256:<64 hex>" or "md5:<32 hex>" (many published datasets only give md5)
     path: str  # relative to the data cache
 
-    @field_validator("sha256")
+    @field_validator("checksum")
     @classmethod
-    def _sha(cls, v: str) -> str:
-        if not re.fullmatch(r"[0-9a-f]{64}", v):
-            raise ValueError("must be a 64-character lowercase hex sha256")
+    def _checksum(cls, v: str) -> str:
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}|md5:[0-9a-f]{32}", v):
+            raise ValueError("must be 'sha256:<64 hex>' or 'md5:<32 hex>' (lowercase)")
         return v
 
 
@@ -149,6 +151,14 @@ class Experiment(Strict):
         return self
 
 
+class Resources(Strict):
+    """What one evaluation needs of a machine; the batch scheduler and the Ray executor read it."""
+
+    cpus: float = Field(default=1.0, gt=0)
+    memory_mb: int = Field(default=2048, gt=0)
+    gpu_memory_mb: int | None = Field(default=None, gt=0)  # declare it to let evaluations share a GPU
+
+
 class Manifest(Strict):
     schema_version: int = 1
     slug: str
@@ -162,6 +172,7 @@ class Manifest(Strict):
     environment: Environment = Field(default_factory=Environment)
     imports: list[str] = Field(default_factory=list)
     experiments: list[Experiment] = Field(default_factory=list)
+    resources: Resources = Field(default_factory=Resources)
     notes: str = ""
 
     @field_validator("slug")
@@ -241,4 +252,6 @@ def find_manifest(slug: str, manifests_dir: Path) -> Manifest:
     close = difflib.get_close_matches(slug, known, n=3, cutoff=0.4)
     if not close:
         close = [k for k in known if slug in k or k in slug][:3]
+    if not close:  # still name the nearest ones, so the line always helps
+        close = sorted(known, key=lambda k: -difflib.SequenceMatcher(None, slug, k).ratio())[:3]
     raise UnknownLibrary(slug, close)

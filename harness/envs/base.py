@@ -57,6 +57,7 @@ class BuiltEnv:
     cached: bool
     log: str = ""
     build_s: float = 0.0
+    peak_rss_bytes: int | None = None  # of the build's process trees (None when cached or unmeasured)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,11 @@
 """Static, self-contained HTML report rendered from stored result records only.
 
-(Contract stub: owned by the issue-6 implementation.)
+``render_report`` writes the overview, a page per library, badges and CSV/JSON exports;
+``render_library`` writes one library's page (the ``evaluate`` command calls it after a run).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from harness.report.render import render_library, render_report
 
-from harness.records import ResultRecord
-
-
-def render_library(record: ResultRecord, reports_dir: Path) -> Path:
-    """Write (or overwrite) the library's page from this record; return its path."""
-    raise NotImplementedError
-
-
-def render_report(results_dir: Path, reports_dir: Path) -> Path:
-    """Render the overview and every library page from the stored records; return index.html."""
-    raise NotImplementedError
+__all__ = ["render_library", "render_report"]

@@ -1,15 +1,31 @@
-"""Probes over stored facts and run results, and scores as a pure function of probes + rubric.
+"""Scorecards: probes over stored facts and run results, scored by one rubric file.
 
-(Contract stub: owned by the issue-6 implementation.)
+``score_record(record)`` is what the pipeline calls; it is a pure function of the record and the
+rubric (``rubric.yaml``). ``harness rescore`` recomputes scores for stored records into a separate
+scores file (see :mod:`harness.scoring.rescore`); the report reads the newest scores.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from harness.scoring.probes import PROBES, Outcome, manifest_facts, run_probes
+from harness.scoring.rescore import effective_scores, record_key, rescore
+from harness.scoring.rubric import DEFAULT_RUBRIC, DIMENSIONS, Rubric, RubricError, load_rubric
+from harness.scoring.scores import check_registry, score_outcomes, score_record
 
-from harness.records import ResultRecord
-
-
-def score_record(record: ResultRecord) -> dict[str, Any]:
-    """Scores for one record: {dimension: {score, checks: [...]}}; a pure function of the record."""
-    return {}
+__all__ = [
+    "DEFAULT_RUBRIC",
+    "DIMENSIONS",
+    "PROBES",
+    "Outcome",
+    "Rubric",
+    "RubricError",
+    "check_registry",
+    "effective_scores",
+    "load_rubric",
+    "manifest_facts",
+    "record_key",
+    "rescore",
+    "run_probes",
+    "score_outcomes",
+    "score_record",
+]

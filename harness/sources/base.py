@@ -15,3 +15,4 @@ class FetchedSource:
     cached: bool = False
     facts: dict[str, object] = field(default_factory=dict)  # raw repository facts, when collected
     log: str = ""
+    duration_s: float = 0.0  # time the source took to obtain (a cache hit is fast)

@@ -1,0 +1,33 @@
+"""Helpers for the scoring and report tests: the golden set of hand-written result records.
+
+tests/golden/results/ holds six records (valid per harness/records.py) of four fictional libraries:
+evasion-kit (venv/cpu, venv/gpu, docker/cpu/edge-1g), shadow-mia (build fails; a ``<script>`` in its
+log tail; no manifest in tests/golden/manifests), grad-leak (fetch fails: reaches no stage; no facts)
+and model-thief (smoke crashes).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from harness.records import ResultRecord
+
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_RESULTS = GOLDEN / "results"
+GOLDEN_MANIFESTS = GOLDEN / "manifests"
+
+
+def golden(name: str) -> ResultRecord:
+    """One golden record by file stem, e.g. ``golden("shadow-mia--venv--cpu--default")``."""
+    return ResultRecord.model_validate_json((GOLDEN_RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def golden_records() -> list[ResultRecord]:
+    return [golden(p.stem) for p in sorted(GOLDEN_RESULTS.glob("*.json"))]
+
+
+def copy_golden(target: Path) -> Path:
+    """A writable copy of the golden results tree (tests never write into the committed one)."""
+    shutil.copytree(GOLDEN_RESULTS, target)
+    return target

@@ -1,0 +1,106 @@
+"""Stored records: scrubbing of host-private details, atomic never-overwriting writes, loading."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness.config import Settings
+from harness.records import Host, Reproducibility, ResultRecord, SourceInfo, StageResult
+from harness.store import (
+    MIGRATIONS,
+    Scrubber,
+    load_records,
+    migrate,
+    record_filename,
+    scrub_record,
+    write_record,
+)
+
+
+def make_record(log_tail: str = "", run_id: str = "abc123def4567890") -> ResultRecord:
+    return ResultRecord(
+        run_id=run_id,
+        library="tinylib",
+        started_at="2026-12-03T16:00:00.000+00:00",
+        finished_at="2026-12-03T16:01:00.000+00:00",
+        host=Host(platform="Linux", python="3.11.7", cpu_count=2, memory_bytes=1),
+        backend="venv",
+        device="cpu",
+        source=SourceInfo(kind="pypi", url="https://pypi.org/x", version="1.0"),
+        stages=[StageResult(name="fetch", status="failed", log_tail=log_tail)],
+        reproducibility=Reproducibility(verdict="not-run"),
+    )
+
+
+def test_scrubs_paths_users_hosts_and_credentials(tmp_path: Path) -> None:
+    settings = Settings(cache_dir=tmp_path / "cache")
+    home = str(Path.home())
+    user, host = getpass.getuser(), socket.gethostname()
+    log = (
+        f"{settings.cache_dir}/envs/abc/bin/python failed\n{home}/.cache/uv/x\n"
+        f"{tempfile.gettempdir()}/harness-run-1/stdout\n"
+        f"fetching https://{user}:s3cr3t-token@git.example.com/o/r.git\n"
+        f"user {user} on {host}\n"
+    )
+    clean = scrub_record(make_record(log), settings).stages[0].log_tail
+    assert "<cache>/envs/abc/bin/python failed" in clean
+    assert "s3cr3t-token" not in clean and "https://***@git.example.com/o/r.git" in clean
+    assert str(settings.cache_dir) not in clean
+    assert home not in clean.replace("<home>", "") or home == "/"
+    assert "<tmp>/harness-run-1/stdout" in clean
+    if len(user) >= 3:
+        assert "user <user>" in clean
+    if len(host) >= 3:
+        assert "on <host>" in clean
+
+
+def test_scrubber_leaves_unrelated_words_alone() -> None:
+    s = Scrubber()
+    assert s.text("accuracy 0.98 on the N-BaIoT sample") == "accuracy 0.98 on the N-BaIoT sample"
+    assert s("https://pypi.org/simple/") == "https://pypi.org/simple/"
+    assert s({"k": ["ssh://tok@h/x", 3]}) == {"k": ["ssh://***@h/x", 3]}
+
+
+def test_write_is_atomic_and_never_overwrites(results_dir: Path) -> None:
+    rec = make_record()
+    first = write_record(rec, results_dir)
+    second = write_record(rec, results_dir)  # same name: a new file, not a replacement
+    assert first != second and first.exists() and second.exists()
+    assert first.name == record_filename(rec)
+    assert first.name.startswith("tinylib--venv--cpu--default--20261203T160000Z--")
+    assert [p.name for p in results_dir.iterdir() if p.name.startswith(".")] == []  # no temp left
+    data = json.loads(first.read_text())
+    assert data["stages"][0]["name"] == "fetch" and data["schema_version"] == 1
+    assert "class" not in data["stages"][0] or data["stages"][0]["failure"] is None
+
+
+def test_load_skips_corrupt_files(results_dir: Path) -> None:
+    write_record(make_record(run_id="a" * 16), results_dir)
+    (results_dir / "broken.json").write_text("{not json")
+    (results_dir / "wrong.json").write_text(json.dumps({"schema_version": 1, "library": 3}))
+    warnings: list[str] = []
+    records = load_records(results_dir, warn=warnings.append)
+    assert [r.run_id for r in records] == ["a" * 16]
+    assert len(warnings) == 2 and all("skipping" in w for w in warnings)
+
+
+def test_migrate_applies_registered_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.store as store
+
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(MIGRATIONS, 1, lambda d: d | {"renamed": d.pop("old", None)})
+    out = migrate({"schema_version": 1, "old": "x"})
+    assert out == {"schema_version": 2, "renamed": "x"}
+    with pytest.raises(ValueError, match="newer"):
+        migrate({"schema_version": 3})
+
+
+def test_migrate_current_is_identity() -> None:
+    data = {"schema_version": 1, "x": 1}
+    assert migrate(dict(data)) == data
