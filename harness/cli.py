@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.console import Console
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, ManifestError
 
 app = typer.Typer(
     name="harness",
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(rc, int) and rc:  # typer.Exit(code) comes back as a return value here
             return rc
     except HarnessError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        # One plain line (never wrapped, never read as markup): `file: field: message` for manifests.
+        line = str(exc) if isinstance(exc, ManifestError) else f"error: {exc}"
+        sys.stderr.write(line.replace("\n", " ") + "\n")
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

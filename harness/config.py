@@ -97,7 +97,8 @@ def _pip_config() -> dict[str, str]:
 
 def load_settings(config_file: Path | None = None) -> Settings:
     env = os.environ
-    path = config_file or Path(env.get("HARNESS_CONFIG") or Path.home() / ".config" / "iot-attack-harness" / "config.yaml")
+    default_config = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "iot-attack-harness" / "config.yaml"
+    path = config_file or Path(env.get("HARNESS_CONFIG") or default_config)
     data: dict[str, object] = {}
     if path.is_file():
         try:

@@ -289,3 +289,36 @@ def bootstrap(release: str, *, client: Any, work_dir: Path, mirror: str = DEFAUL
     size = (base.size_bytes or 0) / 1e6
     log(f"{tag}: done in {time.monotonic() - started:.0f} s, {size:.0f} MB, Python {base.python}")
     return base, True
+
+
+# ---------------------------------------------------------------- library images and cleanup
+
+def env_images(client: Any) -> list[dict[str, Any]]:
+    """The library images the docker backend built (tag, library, Python, size)."""
+    out = []
+    for image in client.images.list(filters={"label": f"{KIND_LABEL}=env"}):
+        labels = image.labels or {}
+        for tag in image.tags:
+            out.append({"tag": tag, "library": labels.get(f"{LABEL}.library", ""),
+                        "python": labels.get(PYTHON_LABEL, ""), "created": image.attrs.get("Created", ""),
+                        "size_bytes": int(image.attrs.get("Size") or 0)})
+    return sorted(out, key=lambda i: i["tag"])
+
+
+def prune(client: Any, *, envs: bool = False) -> dict[str, list[str]]:
+    """Remove what a killed harness may have left: stopped harness containers, dangling harness images;
+    with ``envs`` also every library image (they are rebuilt on demand). Running containers are kept."""
+    removed: dict[str, list[str]] = {"containers": [], "images": []}
+    for container in client.containers.list(all=True, filters={"label": MANAGED_LABEL}):
+        if container.status in ("created", "exited", "dead"):
+            container.remove(force=True, v=True)
+            removed["containers"].append(container.short_id)
+    if envs:
+        for item in env_images(client):
+            with contextlib.suppress(Exception):
+                client.images.remove(item["tag"])
+                removed["images"].append(item["tag"])
+    result = client.images.prune(filters={"dangling": True, "label": MANAGED_LABEL})
+    deleted = result.get("ImagesDeleted") or []
+    removed["images"] += [str(d.get("Deleted") or d.get("Untagged")) for d in deleted]
+    return removed

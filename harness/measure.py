@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import tempfile
@@ -56,32 +57,77 @@ class _Tree:
         return procs
 
     def survivors(self) -> list[psutil.Process]:
-        """Every process of the tree still alive: seen ones, their descendants, and the session."""
-        alive: dict[int, psutil.Process] = {}
+        """Every process of the tree still alive: seen ones, the session, their descendants, and
+        processes started after the root that carry the tree's mark (they escaped the session)."""
+        table = _proc_table()
+        alive: set[int] = set()
         for pid, created in list(self.seen.items()):
-            try:
-                p = psutil.Process(pid)
-                if abs(p.create_time() - created) > 0.01:
-                    continue
-                alive[pid] = p
-                for c in p.children(recursive=True):
-                    alive[c.pid] = c
-            except psutil.Error:
-                continue
+            with contextlib.suppress(psutil.Error):
+                if abs(psutil.Process(pid).create_time() - created) <= 0.01:
+                    alive.add(pid)
+        root_start = self.seen.get(self.root, 0.0)
         me = os.getpid()
-        for pid in psutil.pids():
-            if pid in alive or pid == me:
+        for pid, (_, _, session, started) in table.items():
+            if pid == me or pid in alive:
                 continue
-            try:
-                if os.getsid(pid) == self.root:
-                    alive[pid] = psutil.Process(pid)
-                    continue
-                p = psutil.Process(pid)
-                if p.environ().get(TREE_ENV) == self.token:  # escaped the session, kept our mark
-                    alive[pid] = p
-            except (OSError, psutil.Error):
-                continue
-        return [p for p in alive.values() if _is_running(p)]
+            if session == self.root or (started >= root_start - 0.01 and _has_mark(pid, self.token)):
+                alive.add(pid)
+        children: dict[int, list[int]] = {}
+        for pid, (_, ppid, _, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        todo = list(alive)
+        while todo:
+            for child in children.get(todo.pop(), []):
+                if child not in alive and child != me:
+                    alive.add(child)
+                    todo.append(child)
+        found = []
+        for pid in alive:
+            if pid in table and table[pid][0] != "Z":
+                with contextlib.suppress(psutil.Error):
+                    found.append(psutil.Process(pid))
+        return found
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _boot_time() -> float:
+    return psutil.boot_time()
+
+
+def _proc_table() -> dict[int, tuple[str, int, int, float]]:
+    """pid -> (state, ppid, session id, start time as epoch seconds), one /proc read per process."""
+    table: dict[int, tuple[str, int, int, float]] = {}
+    boot = _boot_time()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        entries = []
+    if not entries:  # no procfs: psutil's slower, portable view
+        for p in psutil.process_iter(["ppid", "status", "create_time"]):
+            with contextlib.suppress(OSError, psutil.Error):
+                state = "Z" if p.info["status"] == psutil.STATUS_ZOMBIE else "R"
+                table[p.pid] = (state, p.info["ppid"] or 0, os.getsid(p.pid), p.info["create_time"] or 0.0)
+        return table
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        rest = data[data.rindex(b")") + 2 :].split()
+        table[int(name)] = (rest[0].decode(), int(rest[1]), int(rest[3]), boot + int(rest[19]) / _CLOCK_TICKS)
+    return table
+
+
+def _has_mark(pid: int, token: str) -> bool:
+    try:
+        return psutil.Process(pid).environ().get(TREE_ENV) == token
+    except (OSError, psutil.Error):
+        return False
 
 
 def _is_running(p: psutil.Process) -> bool:
@@ -112,6 +158,21 @@ def _kill_and_reap(tree: _Tree) -> tuple[int, Any]:
         os.kill(tree.root, signal.SIGKILL)
     _, status, rusage = os.wait4(tree.root, 0)
     return status, rusage
+
+
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when pid exits (Linux 5.3+), so exits are seen at once."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _wait_exit(pidfd: int | None, seconds: float) -> None:
+    if pidfd is None:
+        time.sleep(seconds)
+    else:
+        select.select([pidfd], [], [], seconds)
 
 
 def _affinity(cpus: float | None) -> list[int] | None:
@@ -174,6 +235,9 @@ def run_measured(
                     how={"error": str(exc)},
                 )
             tree = _Tree(proc.pid, token)
+            with contextlib.suppress(psutil.Error):
+                tree.seen[proc.pid] = psutil.Process(proc.pid).create_time()
+            pidfd = _pidfd(proc.pid)
             peak_rss = 0
             peak_gpu: int | None = None
             timed_out = oom = False
@@ -209,10 +273,13 @@ def run_measured(
                         status, rusage = _kill_and_reap(tree)
                         break
                     remaining = (timeout_s - elapsed) if timeout_s is not None else interval
-                    time.sleep(max(0.005, min(interval, remaining)))
+                    _wait_exit(pidfd, max(0.005, min(interval, remaining)))
             except BaseException:  # interrupted (Ctrl-C, a bug): take the whole tree down with us
                 _kill_and_reap(tree)
                 raise
+            finally:
+                if pidfd is not None:
+                    os.close(pidfd)
             wall = time.perf_counter() - started
             proc.returncode = os.waitstatus_to_exitcode(status)
             _kill_tree(tree)  # daemons the command left behind

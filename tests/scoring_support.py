@@ -1,9 +1,10 @@
 """Helpers for the scoring and report tests: the golden set of hand-written result records.
 
-tests/golden/results/ holds six records (valid per harness/records.py) of four fictional libraries:
-evasion-kit (venv/cpu, venv/gpu, docker/cpu/edge-1g), shadow-mia (build fails; a ``<script>`` in its
-log tail; no manifest in tests/golden/manifests), grad-leak (fetch fails: reaches no stage; no facts)
-and model-thief (smoke crashes).
+tests/golden/results/ holds seven records (valid per harness/records.py) of four fictional
+libraries: evasion-kit (venv/cpu on two nights - the older one fails at import -, venv/gpu and
+docker/cpu/edge-1g), shadow-mia (build fails; a ``<script>`` in its log tail; no manifest in
+tests/golden/manifests), grad-leak (fetch fails: reaches no stage; no facts) and model-thief (smoke
+crashes).
 """
 
 from __future__ import annotations

@@ -112,3 +112,35 @@ def test_killed_batch_resumes_with_nothing_lost(catalogue: tuple[Path, dict[str,
     resumed = [e["job_id"] for e in journal_events(root / "results", run_id)
                if e["event"] == "started"][-(4 - len(done)):]
     assert not set(resumed) & set(done)  # completed jobs were not started again
+
+
+def test_a_killed_evaluation_is_recorded_and_the_batch_goes_on(tmp_path: Path) -> None:
+    # the victim's smoke run would outlive the test as an orphan if the batch did not end it
+    write_library(tmp_path / "manifests", tmp_path / "wheels", "victim", sleep_s=30)
+    write_library(tmp_path / "manifests", tmp_path / "wheels", "survivor", sleep_s=2)
+    env = harness_env(tmp_path)
+    proc = subprocess.Popen(harness_cmd("run", "--all", "--jobs", "2", "--repeats", "1", "--json"), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    smoke = str(tmp_path / "manifests" / "smoke" / "victim.py")
+    deadline, worker = time.monotonic() + 300, None
+    while worker is None and time.monotonic() < deadline and proc.poll() is None:
+        for p in psutil.Process(proc.pid).children(recursive=True):
+            try:
+                if smoke in " ".join(p.cmdline()):  # victim's smoke run is going: kill its worker
+                    worker = next(a for a in p.parents() if "harness.batch.worker" in " ".join(a.cmdline()))
+            except (psutil.Error, StopIteration):
+                continue
+        time.sleep(0.05)
+    assert worker is not None, "the victim's smoke run never started"
+    worker.kill()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err  # one evaluation's death is a result, not the batch's end
+    records = {r["library"]: r for r in json.loads(out)["records"]}
+    assert [s["status"] for s in records["survivor"]["stages"]] == ["passed"] * 5
+    victim = records["victim"]
+    assert [s["status"] for s in victim["stages"]] == ["passed", "passed", "passed", "error", "skipped"]
+    failure = victim["stages"][3]["failure"]
+    assert failure["class"] == "crash" and "killed by SIGKILL" in failure["message"]
+    assert victim["reproducibility"]["verdict"] == "not-run"
+    assert len(list((tmp_path / "results").glob("*.json"))) == 2
+    assert _no_process_of(tmp_path, timeout_s=5) == []  # the victim's smoke run did not outlive it

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ def settings(harness_session_env: dict[str, Path], backend: DockerBackend) -> Se
 
 def _git(repo: Path, *args: str) -> str:
     env = os.environ | {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+                        "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+                        "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True,
                           text=True).stdout.strip()
 
@@ -66,6 +69,7 @@ def _git(repo: Path, *args: str) -> str:
 def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A real git repository of a tiny installable library; returns (checkout, commit)."""
     repo = tmp_path_factory.mktemp("tinylib-repo")
+    repo.chmod(0o755)  # as a clone is: the container's unprivileged user reads it
     (repo / "tinylib").mkdir()
     (repo / "pyproject.toml").write_text(textwrap.dedent("""\
         [build-system]
@@ -90,10 +94,20 @@ def tiny_spec(commit: str, settings: Settings, **kw: Any) -> EnvSpec:
     return EnvSpec(**(fields | kw))
 
 
+def remove_tiny_images(backend: DockerBackend) -> None:
+    for item in images.env_images(backend.client()):
+        if item["library"] == "tinylib":
+            backend.client().images.remove(item["tag"])
+
+
 @pytest.fixture(scope="module")
-def tiny_env(backend: DockerBackend, settings: Settings, tiny_repo: tuple[Path, str]) -> BuiltEnv:
+def tiny_env(backend: DockerBackend, settings: Settings, tiny_repo: tuple[Path, str]) -> Iterator[BuiltEnv]:
+    """The tiny library's image, built for real (earlier images of it are removed first and after)."""
     checkout, commit = tiny_repo
-    return backend.build(tiny_spec(commit, settings), checkout, settings)
+    remove_tiny_images(backend)
+    built = backend.build(tiny_spec(commit, settings), checkout, settings)
+    yield built
+    remove_tiny_images(backend)
 
 
 @pytest.fixture(autouse=True)
@@ -131,6 +145,8 @@ def test_build_and_run_tiny_library(backend: DockerBackend, settings: Settings, 
                                     tiny_env: BuiltEnv, tmp_path: Path) -> None:
     checkout, commit = tiny_repo
     assert tiny_env.kind == "docker"
+    assert not tiny_env.cached and tiny_env.build_s > 0
+    assert tiny_env.peak_rss_bytes is not None and tiny_env.peak_rss_bytes > 10 * MIB  # pip, from the cgroup
     assert tiny_env.location.startswith("harness-env/tinylib:" + commit[:12] + "-py3.11-")
     assert tiny_env.python_version.startswith("3.11.")
     image = backend.client().images.get(tiny_env.location)
@@ -353,3 +369,29 @@ def test_an_interrupted_run_removes_its_container(backend: DockerBackend, tiny_e
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in err
     assert client.containers.list(all=True, filters=run_filter) == []
+
+
+def test_a_checkout_as_working_directory_is_read_only(backend: DockerBackend, tiny_env: BuiltEnv,
+                                                      tiny_repo: tuple[Path, str], tmp_path: Path) -> None:
+    checkout, _ = tiny_repo
+    work = tmp_path / "work"
+    work.mkdir()
+    code = textwrap.dedent("""\
+        import json, os
+        out = {"cwd": os.getcwd(), "listing": sorted(os.listdir("."))}
+        for name, path in [("checkout", "results.txt"), ("work", os.environ["HARNESS_WORK_DIR"] + "/r.txt")]:
+            try:
+                open(path, "w").write("x")
+                out[name] = "written"
+            except OSError as exc:
+                out[name] = exc.strerror
+        print(json.dumps(out))
+        """)
+    result = backend.run(tiny_env, ["python", "-c", code], cwd=checkout,
+                         env_vars={"HARNESS_WORK_DIR": str(work)}, timeout_s=60, limits=Limits())
+    data = last_json(result)
+    assert data["cwd"] == "/host" + str(checkout)
+    assert "pyproject.toml" in data["listing"]
+    assert data["checkout"] == "Read-only file system"
+    assert data["work"] == "written" and (work / "r.txt").read_text() == "x"
+    assert not (checkout / "results.txt").exists()

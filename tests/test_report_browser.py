@@ -80,6 +80,9 @@ def test_overview_shows_one_row_per_library(report: Path, page: Any) -> None:
     assert row.locator("td.cfg").inner_text().split("\n")[:2] == ["venv · cpu", "default"]  # preferred
     assert "reaches no stage" in page.locator(VISIBLE, has_text="grad-leak").inner_text()
     assert page.locator("svg.chart").count() >= 4
+    # history sparkline of evasion-kit venv/cpu: the night before reached fetch..build, then all five
+    assert row.locator(".hist svg rect").count() == 2
+    assert (row.locator(".hist svg rect title").first.text_content() or "").endswith("reached build (failed)")
     assert page.errors == []
 
 

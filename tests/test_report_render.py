@@ -94,7 +94,9 @@ def test_library_page_has_stages_metrics_and_scorecard(report: Path) -> None:
         "How to improve",
     ):
         assert text in page, text
-    assert page.count('class="stage"') == 15  # 5 stages x 3 configurations
+    assert page.count('class="stage"') == 15  # 5 stages x 3 configurations (newest record of each)
+    assert "History (2 evaluations of this configuration)" in page
+    assert "golden-run-0" in page and "undeclared-dependency" not in page.split("History (2")[0]
 
 
 def test_renders_from_records_alone(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import pytest
 from scoring_support import golden, golden_records
 
-from harness.scoring import load_rubric, score_record
+from harness.records import ResultRecord
+from harness.scoring import load_rubric, run_probes, score_record
 
 # (record, with peers?) -> (accessibility, usability, applicability)
 EXPECTED = {
@@ -128,3 +129,31 @@ def test_log_tail_and_stages_do_not_change_with_scoring() -> None:
     before = record.model_dump_json()
     assert score_record(record) == score_record(record)
     assert record.model_dump_json() == before
+
+
+def _with_repository(name: str, **repo: object) -> ResultRecord:
+    record = golden(name)
+    facts = {**record.facts, "repository": {**record.facts.get("repository", {}), **repo}}
+    return record.model_copy(update={"facts": facts})
+
+
+@pytest.mark.parametrize(
+    ("last_commit", "commits", "outcome"),
+    [
+        ("2025-12-02T02:00:00+00:00", 0, "pass"),  # 364 days before the run (2026-12-01)
+        ("2025-11-30T02:00:00+00:00", 50, "fail"),  # 366 days: busy then, but not maintained since
+        (None, 12, "inconclusive"),  # activity counted before an unknown date says nothing
+    ],
+)
+def test_maintained_is_relative_to_the_run(last_commit: str | None, commits: int, outcome: str) -> None:
+    record = _with_repository(
+        "shadow-mia--venv--cpu--default", last_commit_date=last_commit, commits_last_year=commits
+    )
+    record = record.model_copy(update={"source": record.source.model_copy(update={"commit_date": None})})
+    assert run_probes(record)["maintained_last_year"].kind == outcome
+
+
+def test_numpy_is_not_counted_as_a_framework() -> None:
+    record = _with_repository("model-thief--venv--cpu--default", frameworks=["numpy", "sklearn"])
+    out = run_probes(record)["frameworks_supported"]
+    assert (out.kind, out.value) == ("value", 1)

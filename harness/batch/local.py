@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import psutil
+
 from harness.batch.executor import Outcome, PayloadFor, Sink
 from harness.batch.jobs import Job
 from harness.batch.resources import Allocation, ResourcePool
+from harness.batch.worker import PR_SET_CHILD_SUBREAPER, kill_descendants, prctl
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOG_TAIL_LINES = 30
@@ -54,6 +57,13 @@ def _reader(job_id: str, stream: IO[bytes], events: queue.Queue[tuple[str, dict[
     events.put((job_id, {"event": "eof"}))
 
 
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -75,6 +85,7 @@ class LocalExecutor:
 
     def __init__(self, pool: ResourcePool, log_root: Path) -> None:
         self.pool, self.log_root = pool, log_root  # each job's stderr: <log_root>/<run id>/<job>.log
+        self._baseline: set[int] = set()
 
     def _child_env(self, job: Job, alloc: Allocation) -> dict[str, str]:
         env = dict(os.environ)
@@ -119,10 +130,20 @@ class LocalExecutor:
         return Outcome(message=message, failure_class=klass, log_tail=_tail(child.log_path),
                        stages=child.stages)
 
+    def _reap_orphans(self, running: dict[str, _Child]) -> None:
+        """Kill what a dead worker left behind (its orphans were re-parented to this subreaper)."""
+        spare = self._baseline | {c.proc.pid for c in running.values()}
+        spare |= {d.pid for c in running.values() for d in _descendants(c.proc.pid)}
+        kill_descendants(timeout_s=2.0, spare=frozenset(spare))
+
     def run(self, jobs: list[Job], payload_for: PayloadFor, sink: Sink) -> None:
         pending = list(jobs)
         running: dict[str, _Child] = {}
         events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        # As a child subreaper, the driver inherits the processes of a worker that died abruptly
+        # (experiments run in sessions of their own) and can end them instead of leaving orphans.
+        self._baseline = {c.pid for c in psutil.Process().children(recursive=True)}
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
         try:
             while pending or running:
                 for job in list(pending):
@@ -149,10 +170,14 @@ class LocalExecutor:
                 elif kind == "eof":
                     outcome = self._outcome(child)
                     del running[job_id]
+                    if outcome.record is None:
+                        self._reap_orphans(running)
                     self.pool.release(child.job, child.alloc)
                     sink.finished(child.job, outcome)
         finally:
             stop_children([c.proc for c in running.values()])
+            self._reap_orphans({})
+            prctl(PR_SET_CHILD_SUBREAPER, 0)
 
 
 def stop_children(procs: list[subprocess.Popen[bytes]], grace_s: float = 5.0) -> None:

@@ -122,10 +122,10 @@ class LiveDisplay:
     def job_finished(self, job: Job, record: ResultRecord) -> None:
         text, style = _outcome(record)
         row = self.rows.pop(job.job_id, None)
-        if row is not None:
-            self.progress.update(row, description=f"  {escape(job.label)}: [{style}]{escape(text)}[/{style}]",
-                                 completed=5)
-            self.progress.stop_task(row)
+        if row is not None:  # a finished library leaves the live area for a line above it
+            self.progress.remove_task(row)
+        self.progress.console.print(f"  {escape(job.label)}: [{style}]{escape(text)}[/{style}]",
+                                    highlight=False)
         if self.overall is not None:
             self.progress.advance(self.overall)
 

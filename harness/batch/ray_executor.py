@@ -7,12 +7,15 @@ and shut down after it; a Ray session the caller already opened is used as it is
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from harness.batch.executor import Outcome, PayloadFor, Sink
 from harness.batch.jobs import Job
 from harness.batch.worker import Payload, run_payload
 from harness.errors import BackendUnavailable
+
+LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
 
 
 def _evaluate_task(payload: Payload) -> dict[str, Any]:
@@ -45,7 +48,10 @@ class RayExecutor:
 
         owned = not ray.is_initialized()
         if owned:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+            local = self.address is None and not os.environ.get("RAY_ADDRESS")
+            # records are small: a local instance needs no multi-GB object store
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=LOCAL_OBJECT_STORE_BYTES if local else None)
         totals = [g.memory_bytes for g in gpu.list_gpus()[0]]
         remote = ray.remote(_evaluate_task)
         refs: dict[Any, Job] = {}

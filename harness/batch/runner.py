@@ -9,6 +9,8 @@ of that run, and runs only the rest under the same run id.
 
 from __future__ import annotations
 
+import calendar
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -35,7 +37,7 @@ from harness.records import (
     SourceInfo,
     StageResult,
 )
-from harness.store import load_records, write_record
+from harness.store import load_record, write_record
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,35 @@ class BatchResult:
 
 
 def stored_job_ids(results_dir: Path, run_id: str) -> dict[str, ResultRecord]:
-    """Job id -> the valid stored record of this run that carries it."""
+    """Job id -> the valid stored record of this run that carries it.
+
+    Only records written since the run's journal was created are read (years of nightly history
+    need not be parsed to resume one night).
+    """
+    journal = journal_path(results_dir, run_id)
+    since = _created(journal)
     found: dict[str, ResultRecord] = {}
-    for record in load_records(results_dir, warn=lambda _msg: None):
+    for path in sorted(results_dir.glob("*.json")):
+        try:
+            if path.name.startswith(".") or path.stat().st_mtime < since:
+                continue
+            record = load_record(path)
+        except (OSError, ValueError):  # unreadable or not a record (pydantic errors are ValueErrors)
+            continue
         if record.run_id == run_id and record.job_id:
             found.setdefault(record.job_id, record)
     return found
+
+
+def _created(journal: Path) -> float:
+    """When the run began: its first journal line's time, else 0 (read every record)."""
+    try:
+        with journal.open(encoding="utf-8") as fh:
+            first = json.loads(fh.readline())
+        stamp = time.strptime(str(first["at"]), "%Y-%m-%dT%H:%M:%SZ")
+        return calendar.timegm(stamp) - 2.0  # the journal's clock resolution is one second
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
 
 
 def failed_record(
@@ -200,10 +225,9 @@ def run_batch(
 ) -> BatchResult:
     """Run (or resume) one batch; returns what it stored. ``manifests`` None on resume: the journal's plan."""
     results_dir = settings.results_dir
-    if resume:
-        run_id, journal_options, planned = _resume_plan(results_dir, run_id, settings)
-        if manifests is None:
-            manifests, options = planned, journal_options
+    if resume:  # a resumed run keeps its own options; a selection given now may add libraries to it
+        run_id, options, planned = _resume_plan(results_dir, run_id, settings)
+        manifests = planned if manifests is None else manifests
     elif manifests is None:
         raise UsageError("harness run: nothing selected")
     run_id = run_id or new_run_id()

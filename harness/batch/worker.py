@@ -51,7 +51,8 @@ def run_payload(payload: Payload, progress: ProgressFn | None = None) -> dict[st
     return record.model_dump(mode="json", by_alias=True)
 
 
-def _prctl(option: int, value: int) -> None:
+def prctl(option: int, value: int) -> None:
+    """Linux prctl(2) with an int argument; a no-op elsewhere."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(option, value, 0, 0, 0)
@@ -59,10 +60,10 @@ def _prctl(option: int, value: int) -> None:
         pass
 
 
-def kill_descendants(timeout_s: float = 3.0) -> None:
-    """Terminate, then kill, every process this one started (however deep)."""
+def kill_descendants(timeout_s: float = 3.0, spare: frozenset[int] = frozenset()) -> None:
+    """Terminate, then kill, every process this one started (however deep), except ``spare`` pids."""
     try:
-        children = psutil.Process().children(recursive=True)
+        children = [c for c in psutil.Process().children(recursive=True) if c.pid not in spare]
     except psutil.Error:
         return
     for child in children:
@@ -87,8 +88,8 @@ def _emit(stream: IO[str], event: str, **fields: Any) -> None:
 
 def main() -> int:
     parent = os.getppid()
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() != parent:  # the parent died before the death signal was armed
         return 143
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

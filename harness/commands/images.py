@@ -46,9 +46,22 @@ def bootstrap_cmd(
 
 
 @image_app.command("list")
-def list_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON on stdout")) -> None:
+def list_cmd(
+    as_json: bool = typer.Option(False, "--json", help="print JSON on stdout"),
+    envs: bool = typer.Option(False, "--envs", help="list the library images instead of the bases"),
+) -> None:
     """The base images the docker backend can build on, with the Python each offers."""
     settings = load_settings()
+    if envs:
+        built = images.env_images(images.docker_client())
+        if as_json:
+            typer.echo(json.dumps(built, indent=2))
+            return
+        table = Table("image", "library", "python", "size")
+        for item in built:
+            table.add_row(item["tag"], item["library"], item["python"], f"{item['size_bytes'] / 1e6:.0f} MB")
+        Console().print(table)
+        return
     client = images.docker_client() if settings.docker_base == "local" else None
     bases = images.available_bases(client, settings.docker_base, gpu=False)
     if as_json:
@@ -61,6 +74,19 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON on s
     Console().print(table)
     if not bases:
         err.print("no base images: run `harness image bootstrap` (or set docker_base: registry)")
+
+
+@image_app.command("prune")
+def prune_cmd(
+    envs: bool = typer.Option(False, "--envs", help="also remove every library image (rebuilt on demand)"),
+    as_json: bool = typer.Option(False, "--json", help="print what was removed as JSON on stdout"),
+) -> None:
+    """Remove stopped harness containers and dangling harness images (e.g. after a killed run)."""
+    removed = images.prune(images.docker_client(), envs=envs)
+    if as_json:
+        typer.echo(json.dumps(removed, indent=2))
+    else:
+        err.print(f"removed {len(removed['containers'])} container(s), {len(removed['images'])} image(s)")
 
 
 def register(app: typer.Typer) -> None:

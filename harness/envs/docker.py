@@ -10,11 +10,12 @@ build leaves nothing behind: its containers and the images it made are removed.
 Run (``DockerBackend.run``): the committed image runs with no network, as an unprivileged user, a
 read-only root, a writable work dir and a tmpfs ``/tmp``, all capabilities dropped, and the
 profile's limits on memory (no swap), CPUs and pids, plus the timeout. Host paths the command
-refers to (script, data, PYTHONPATH entries) are mounted read-only under ``/host``; the working
-directory is mounted read-write at ``/work``. The in-container runner (``containers/run.sh``) keeps
-the container alive after the command exits, so peak memory (``memory.max_usage_in_bytes``), CPU
-time (``cpuacct.usage``) and OOM kills are read from the container's cgroup before the container
-is removed. Timeouts and interruptions kill and remove the container: none is left behind.
+refers to (script, data, PYTHONPATH entries, a checkout used as working directory) are mounted
+read-only under ``/host``; the work dir (``HARNESS_WORK_DIR``) is mounted read-write at ``/work``.
+The in-container runner (``containers/run.sh``) keeps the container alive after the command exits,
+so peak memory (``memory.max_usage_in_bytes``), CPU time (``cpuacct.usage``) and OOM kills are
+read from the container's cgroup before it is removed (the kernel drops the cgroup as soon as the
+last process exits). Timeouts and interruptions (SIGINT, SIGTERM) kill and remove the container.
 """
 
 from __future__ import annotations
@@ -479,10 +480,10 @@ class DockerBackend:
     ) -> ProcessResult:
         client = self.client()
         paths = PathMap()
+        # the work dir is the one writable place; any other cwd (a git checkout) is read-only
         work = env_vars.get("HARNESS_WORK_DIR") or str(cwd)
-        paths.add(str(cwd), "rw", df.WORK if os.path.normpath(str(cwd)) == os.path.normpath(work) else None)
-        if work and os.path.isdir(work):
-            paths.add(work, "rw", df.WORK)
+        paths.add(work, "rw", df.WORK)
+        paths.add(str(cwd), "ro")
         for mount_path, how in (mounts or {}).items():
             paths.add(str(mount_path), "rw" if how == "rw" else "ro", how if how.startswith("/") else None)
         for value in [*argv, *env_vars.values()]:

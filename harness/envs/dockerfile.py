@@ -146,7 +146,9 @@ def render_dockerfile(spec: EnvSpec, base: BaseImage, *, has_checkout: bool, tem
 
 
 def dry_run_text(plan: ImagePlan) -> str:
-    """What ``--dry-run`` prints: the image tag, the Dockerfile, then the install phase it runs."""
+    """What ``--dry-run`` prints: the image tag, the Dockerfile, the install phase, constraints, runner."""
     return (f"# image: {plan.tag}\n{plan.dockerfile}\n"
             f"# ---- harness/{INSTALL_NAME} (copied to {ETC}/{INSTALL_NAME}) ----\n{plan.install_script}"
-            f"# ---- harness/{CONSTRAINTS_NAME} ----\n{plan.files[f'harness/{CONSTRAINTS_NAME}']}")
+            f"# ---- harness/{CONSTRAINTS_NAME} ----\n{plan.files[f'harness/{CONSTRAINTS_NAME}']}"
+            f"# ---- harness/{RUNNER_NAME} (PID 1 of the run phase) ----\n"
+            f"{plan.files[f'harness/{RUNNER_NAME}']}")

@@ -297,13 +297,13 @@ class VenvBackend:
         targets += list(spec.requirements)
         if targets:
             run([*install, *targets], checkout, active)
-        version = _run_text([str(python), "-c", "import platform; print(platform.python_version())"]).strip()
+        version = str(interpreter.version)  # the venv runs exactly this interpreter
         return BuiltEnv(
             kind=self.kind,
             fingerprint=spec.fingerprint(),
             location=str(location),
             python=str(python),
-            python_version=version or str(interpreter.version),
+            python_version=version,
             cached=False,
             log="\n".join(log),
             peak_rss_bytes=peak,

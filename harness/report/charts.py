@@ -186,3 +186,43 @@ def badge(label: str, score: float | None) -> str:
         f'<text x="{lw + vw / 2}" y="14">{escape(value)}</text>'
         "</g></svg>\n"
     )
+
+
+def stage_sparkline(points: Sequence[tuple[str, str]], width_each: int = 9) -> Markup:
+    """One small square per evaluation, oldest first, coloured by the stage it reached.
+
+    ``points`` are (stage reached, tooltip) pairs.
+    """
+    width = width_each * len(points)
+    cells = "".join(
+        f'<rect x="{i * width_each}" y="1" width="{width_each - 2}" height="8" '
+        f'fill="{STAGE_COLOURS.get(stage, "#999")}"><title>{escape(tip)}</title></rect>'
+        for i, (stage, tip) in enumerate(points)
+    )
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="10" '
+        f'viewBox="0 0 {width} 10" role="img" aria-label="stage reached per evaluation">{cells}</svg>'
+    )
+
+
+def line_sparkline(values: Sequence[float | None], label: str, width: int = 120, height: int = 24) -> Markup:
+    """A small line of numbers over time (gaps where a value is missing), last value marked."""
+    known = [v for v in values if v is not None]
+    if len(known) < 2:
+        return Markup("")
+    lo, hi = min(known), max(known)
+    span = (hi - lo) or 1.0
+    step = (width - 6) / max(1, len(values) - 1)
+    pts = [
+        (3 + i * step, height - 3 - (height - 6) * (v - lo) / span)
+        for i, v in enumerate(values)
+        if v is not None
+    ]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+    x, y = pts[-1]
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(label)}"><title>{escape(label)}</title>'
+        f'<polyline points="{path}" fill="none" stroke="#2563eb" stroke-width="1.5"/>'
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#2563eb"/></svg>'
+    )

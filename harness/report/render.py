@@ -56,6 +56,20 @@ def fmt_bytes(value: float | None) -> str:
     return f"{value / 2**20:.0f} MiB" if value < GIB else f"{value / GIB:.2f} GiB"
 
 
+def stage_spark(row: Row) -> Markup:
+    """The stage reached by each stored evaluation of the row's configuration, oldest first."""
+    return charts.stage_sparkline(
+        [
+            (p.stage_reached, f"{p.started_at[:16]}: reached {p.stage_reached} ({p.status})")
+            for p in row.history
+        ]
+    )
+
+
+def runtime_spark(row: Row) -> Markup:
+    return charts.line_sparkline([p.runtime_s for p in row.history], "smoke runtime per evaluation")
+
+
 def fmt_score(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
@@ -92,6 +106,8 @@ def _env() -> jinja2.Environment:
         "score_colour": lambda s: "#9ca3af" if s is None else charts.score_colour(s),
     }
     env.globals |= {
+        "stage_spark": stage_spark,
+        "runtime_spark": runtime_spark,
         "STAGES": STAGE_NAMES,
         "DIMENSIONS": DIMENSIONS,
         "page_name": page_name,

@@ -12,15 +12,16 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.batch.history import HistoryPoint, library_series
 from harness.errors import HarnessError
 from harness.manifest import Manifest, find_manifest
 from harness.records import STAGE_NAMES, ResultRecord
 from harness.scoring.probes import peak_rss_bytes, smoke_wall_s
-from harness.scoring.rescore import record_key
+from harness.scoring.rescore import evaluation_key, record_key
 from harness.scoring.rubric import DIMENSIONS
 
 PROFILE_ORDER = ("default", "gateway-4g", "edge-1g")
@@ -126,6 +127,7 @@ class Row:
     taxonomy: Taxonomy
     scores: dict[str, Any]
     rank: int  # 0 = the library's preferred configuration
+    history: tuple[HistoryPoint, ...] = ()  # every stored evaluation of this configuration, oldest first
 
     @property
     def slug(self) -> str:
@@ -225,12 +227,23 @@ class LibraryView:
         return self.rows[0]
 
 
+def _with_scores(slug: str, point: HistoryPoint, scores: dict[str, dict[str, Any]]) -> HistoryPoint:
+    """A history point with the scores the report shows (the newest rescore, not only the stored ones)."""
+    shown = scores.get(
+        evaluation_key(slug, point.backend, point.device, point.profile, point.started_at, point.run_id)
+    )
+    if shown is None:
+        return point
+    return replace(point, scores={d: (shown.get(d) or {}).get("score") for d in DIMENSIONS})
+
+
 def build_libraries(
     records: Sequence[ResultRecord],
     scores: dict[str, dict[str, Any]],
     manifests_dir: Path | None,
 ) -> list[LibraryView]:
     """Libraries (sorted by slug), each with its newest record per configuration."""
+    series = library_series(records)
     by_lib: dict[str, list[ResultRecord]] = defaultdict(list)
     for rec in latest_per_config(records):
         by_lib[rec.library].append(rec)
@@ -238,6 +251,19 @@ def build_libraries(
     for slug in sorted(by_lib):
         recs = sorted(by_lib[slug], key=preference)
         taxonomy = taxonomy_for(recs[0], manifests_dir)
-        rows = [Row(rec, taxonomy, scores.get(record_key(rec), {}), i) for i, rec in enumerate(recs)]
+        rows = [
+            Row(
+                rec,
+                taxonomy,
+                scores.get(record_key(rec), {}),
+                i,
+                tuple(
+                    _with_scores(slug, p, scores)
+                    for p in series.get(slug, [])
+                    if p.key == f"{rec.backend}/{rec.device}/{rec.profile}"
+                ),
+            )
+            for i, rec in enumerate(recs)
+        ]
         libraries.append(LibraryView(slug, taxonomy, rows))
     return libraries

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.records import STAGE_NAMES, ResultRecord, StageName, StageResult
+from harness.records import ResultRecord, StageName, StageResult
 
 if TYPE_CHECKING:
     from harness.manifest import Manifest
@@ -199,7 +199,9 @@ def pinned_source(inp: ProbeInput) -> Outcome:
 
 @probe
 def has_license(inp: ProbeInput) -> Outcome:
-    lic = inp.fact("repository", "licence")
+    lic = inp.fact("repository", "license")
+    if lic is None:
+        lic = inp.fact("repository", "licence")
     if lic is None:
         return inconclusive("no licence fact was collected")
     if str(lic).lower() in ("none", ""):
@@ -249,11 +251,7 @@ def has_docs_or_examples(inp: ProbeInput) -> Outcome:
 
 @probe
 def maintained_last_year(inp: ProbeInput) -> Outcome:
-    commits = inp.fact("repository", "commits_last_year")
-    if isinstance(commits, int):
-        if commits > 0:
-            return passed(f"{commits} commits in the year before the run")
-        return failed("no commit in the year before the run")
+    """The pinned commit (the newest the catalogue evaluates) is less than a year older than the run."""
     last = _parse_time(inp.fact("repository", "last_commit_date") or inp.record.source.commit_date)
     run = _parse_time(inp.record.started_at)
     if last is None or run is None:
@@ -261,10 +259,12 @@ def maintained_last_year(inp: ProbeInput) -> Outcome:
     if (last.tzinfo is None) != (run.tzinfo is None):
         last, run = last.replace(tzinfo=None), run.replace(tzinfo=None)
     age = run - last
+    commits = inp.fact("repository", "commits_last_year")
+    activity = f"; {commits} commits in the year before it" if isinstance(commits, int) else ""
     day = last.date().isoformat()
     if age <= timedelta(days=365):
-        return passed(f"last commit {day}, within a year of the run")
-    return failed(f"last commit {day}, {age.days} days before the run")
+        return passed(f"last commit {day}, within a year of the run{activity}")
+    return failed(f"last commit {day}, {age.days} days before the run{activity}")
 
 
 @probe
@@ -430,6 +430,7 @@ def gpu_speedup(inp: ProbeInput) -> Outcome:
 
 
 TABULAR_TYPES = frozenset({"tabular", "time-series"})
+NOT_FRAMEWORKS = frozenset({"other", "numpy"})  # numpy alone is no ML framework
 
 
 @probe
@@ -462,7 +463,7 @@ def frameworks_supported(inp: ProbeInput) -> Outcome:
     frameworks = inp.fact("manifest", "taxonomy", "frameworks") or inp.fact("repository", "frameworks")
     if not isinstance(frameworks, list):
         return inconclusive("frameworks were neither catalogued nor scanned")
-    named = sorted({str(f) for f in frameworks} - {"other"})
+    named = sorted({str(f) for f in frameworks} - NOT_FRAMEWORKS)
     return measured(len(named), f"frameworks: {', '.join(named) or 'none found'}")
 
 
@@ -474,4 +475,4 @@ def threat_models_covered(inp: ProbeInput) -> Outcome:
     return measured(len(families), f"families: {', '.join(families)}")
 
 
-__all__ = ["PROBES", "STAGE_NAMES", "Outcome", "ProbeInput", "manifest_facts", "probe", "run_probes"]
+__all__ = ["PROBES", "Outcome", "ProbeInput", "manifest_facts", "probe", "run_probes"]

@@ -28,10 +28,17 @@ SCORES_DIR = "scores"
 HEADER_KIND = "harness-scores"
 
 
+def evaluation_key(
+    library: str, backend: str, device: str, profile: str, started_at: str, run_id: str
+) -> str:
+    """The key of one evaluation of one configuration, at one time, in one run."""
+    return "--".join((library, backend, device, profile, started_at, run_id))
+
+
 def record_key(record: ResultRecord) -> str:
-    """A stored record's identity: one evaluation of one configuration, at one time, in one run."""
-    return "--".join(
-        (record.library, record.backend, record.device, record.profile, record.started_at, record.run_id)
+    """A stored record's identity (see :func:`evaluation_key`)."""
+    return evaluation_key(
+        record.library, record.backend, record.device, record.profile, record.started_at, record.run_id
     )
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
-
 from _iot import accuracy, load_nbaiot, seed_everything
+from torch import nn
 
 
 def nbaiot_unit_box(binary: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -5,11 +5,10 @@ Uses AdverTorch's own adversary classes (``perturb``) on tabular IoT traffic fea
 
 from __future__ import annotations
 
-from advertorch.attacks import GradientSignAttack, LinfPGDAttack
-from torch import nn
-
 from _iot import accuracy, emit_metrics
 from _torch_iot import evasion_setup, perturbation_linf, predict
+from advertorch.attacks import GradientSignAttack, LinfPGDAttack
+from torch import nn
 
 EPS = 0.1
 

@@ -9,10 +9,9 @@ robust accuracy after the attacks, as AutoAttack computes it.
 from __future__ import annotations
 
 import torch
-from autoattack import AutoAttack
-
 from _iot import accuracy, emit_metrics, seed
 from _torch_iot import evasion_setup, perturbation_linf, predict
+from autoattack import AutoAttack
 
 EPS = 0.1
 

@@ -7,11 +7,10 @@ tabular IoT traffic features scaled to [0, 1].
 from __future__ import annotations
 
 import numpy as np
-from cleverhans.torch.attacks.fast_gradient_method import fast_gradient_method
-from cleverhans.torch.attacks.projected_gradient_descent import projected_gradient_descent
-
 from _iot import accuracy, emit_metrics
 from _torch_iot import evasion_setup, perturbation_linf, predict
+from cleverhans.torch.attacks.fast_gradient_method import fast_gradient_method
+from cleverhans.torch.attacks.projected_gradient_descent import projected_gradient_descent
 
 EPS = 0.1
 

@@ -7,7 +7,6 @@ robust accuracy is 1 - the attack's success rate, as foolbox reports it.
 from __future__ import annotations
 
 import foolbox as fb
-
 from _iot import accuracy, emit_metrics
 from _torch_iot import evasion_setup, perturbation_linf, predict
 

@@ -15,10 +15,9 @@ import io
 import re
 
 import numpy as np
-from sklearn.neural_network import MLPClassifier
-
 from _iot import emit_metrics, load_nbaiot, seed, seed_everything
 from membership_inference_attacks import black_box_benchmarks
+from sklearn.neural_network import MLPClassifier
 
 # Attack name as the class prints it -> metric name.
 METRICS = {

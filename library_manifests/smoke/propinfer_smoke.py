@@ -13,9 +13,8 @@ import logging
 
 import numpy as np
 import pandas as pd
-from propinfer import Experiment, LogReg, SubsamplingGenerator
-
 from _iot import LEAKY_PREFIX, NBAIOT_FILE, data_dir, emit_metrics, seed_everything
+from propinfer import Experiment, LogReg, SubsamplingGenerator
 
 logging.getLogger("propinfer").setLevel(logging.WARNING)
 seed_everything()

@@ -15,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
+from _iot import accuracy, emit_metrics, load_nbaiot, seed
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import (
     membership_inference_attack as mia,
 )
@@ -23,8 +24,6 @@ from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack.data_s
     AttackType,
     SlicingSpec,
 )
-
-from _iot import accuracy, emit_metrics, load_nbaiot, seed
 
 N_MEMBERS = 200
 

@@ -7,7 +7,6 @@ torchattacks clips adversarial inputs to). Reports clean and adversarial accurac
 from __future__ import annotations
 
 import torchattacks
-
 from _iot import accuracy, emit_metrics
 from _torch_iot import evasion_setup, perturbation_linf, predict
 
