@@ -54,6 +54,10 @@ class Settings:
     git_allow_file: bool = False  # allow the file:// transport (mirrors, tests)
     installer: str = "uv"  # "uv" or "pip"
     docker_base: str = "local"  # docker FROM: "local" (bootstrapped Debian) or "registry" (python:X.Y-slim)
+    # Matched sets of pins for this host, applied when a manifest's requirements name the key package:
+    # e.g. {"torchvision": ("torch==2.14.1", "torchvision==0.29.1")} where the only torchvision that
+    # works needs another torch than the CPU one the base constraints pin. Replaces base pins per package.
+    constraint_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def envs_dir(self) -> Path:
@@ -147,4 +151,25 @@ def load_settings(config_file: Path | None = None) -> Settings:
         git_allow_file=(pick("git_allow_file", "HARNESS_GIT_ALLOW_FILE") or "").lower() in {"1", "true", "yes"},
         installer=pick("installer", "HARNESS_INSTALLER") or "uv",
         docker_base=pick("docker_base", "HARNESS_DOCKER_BASE") or "local",
+        constraint_groups=_constraint_groups(path, data.get("constraint_groups"), env.get("HARNESS_CONSTRAINT_GROUPS")),
     )
+
+
+def _constraint_groups(path: Path, value: object, env_json: str | None) -> dict[str, tuple[str, ...]]:
+    """``constraint_groups`` from the config file, or HARNESS_CONSTRAINT_GROUPS as a JSON object."""
+    import json
+
+    where = f"{path}: constraint_groups"
+    if env_json:
+        where = "HARNESS_CONSTRAINT_GROUPS"
+        try:
+            value = json.loads(env_json)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{where}: not valid JSON: {exc.msg}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v) for k, v in value.items()
+    ):
+        raise UsageError(f"{where}: must map a package name to a list of requirement pins")
+    return {k.lower(): tuple(v) for k, v in value.items()}

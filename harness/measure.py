@@ -289,7 +289,7 @@ def run_measured(
     how = {
         "rss": "max of the tree's summed RSS sampled with psutil and the largest waited-for "
         "process's ru_maxrss from os.wait4",
-        "cpu": "user+system time of the root and its waited-for descendants (os.wait4 rusage)",
+        "cpu": "user+system time of the command and its waited-for descendants (os.wait4 rusage)",
         "gpu": gpu_note or "summed NVML per-process memory of the tree's pids, sampled",
         "sample_interval_s": f"{BASE_INTERVAL_S}-{MAX_INTERVAL_S} (adaptive)",
         "samples": str(samples),

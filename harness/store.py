@@ -30,6 +30,8 @@ from harness.records import SCHEMA_VERSION, ResultRecord
 # version -> function turning a record of that version into one of version + 1
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
+# Account and host names that identify nobody (and are ordinary words in logs): left as they are.
+PUBLIC_NAMES = frozenset({"root", "localhost", "user", "admin", "runner", "ubuntu", "debian", "nobody"})
 _CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]+@")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -43,6 +45,13 @@ class Scrubber:
             paths.append((str(settings.cache_dir), "<cache>"))
             if settings.data_cache is not None:
                 paths.append((str(settings.data_cache), "<data-cache>"))
+            paths += [(str(c), "<constraints>") for c in settings.constraints]
+            for link in settings.find_links:
+                if "://" not in link or link.startswith("file://"):
+                    paths.append((link.removeprefix("file://").rstrip("/"), "<find-links>"))
+            for url in (settings.index_url, *settings.extra_index_urls):
+                if url and url.startswith("file://"):
+                    paths.append((url.removeprefix("file://").rstrip("/"), "<local-index>"))
         paths.append((str(PROJECT_ROOT), "<project>"))
         tmp = tempfile.gettempdir()
         paths += [(tmp, "<tmp>"), (os.path.realpath(tmp), "<tmp>")]
@@ -65,7 +74,7 @@ class Scrubber:
             host = socket.gethostname()
             names += [(host, "<host>"), (host.split(".")[0], "<host>")]
         for word, label in names:
-            if word and len(word) >= 3 and word not in {"localhost"}:
+            if word and len(word) >= 3 and word not in PUBLIC_NAMES:
                 self._words.append(
                     (re.compile(r"(?<![A-Za-z0-9_-])" + re.escape(word) + r"(?![A-Za-z0-9_-])"), label)
                 )

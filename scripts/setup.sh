@@ -31,5 +31,14 @@ fi
 config=$config_dir/config.yaml
 if [ ! -f "$config" ]; then
   printf 'constraints: %s\n' "$constraints" > "$config"
+  # With torch pinned to a local CPU wheel, PyPI's torchvision (built against CUDA torch) fails to
+  # import ("operator torchvision::nms does not exist"). Where the configured indexes offer the
+  # matched pair torch 2.14.1 + torchvision 0.29.1, libraries that need torchvision get that pair
+  # (one copy in uv's cache, hard-linked into each environment).
+  if grep -q '^torch==' "$constraints" \
+     && "$PY" -m pip index versions torchvision 2>/dev/null | grep -q '0\.29\.1'; then
+    printf 'constraint_groups:\n  torchvision: ["torch==2.14.1", "torchvision==0.29.1"]\n' >> "$config"
+    echo "setup: libraries that need torchvision get torch==2.14.1 + torchvision==0.29.1" >&2
+  fi
   echo "setup: wrote $config" >&2
 fi

@@ -1,7 +1,7 @@
 """Scores of the golden records, asserted exactly.
 
 Every expected number is worked out by hand below from the weights and bands in
-harness/scoring/rubric.yaml (version 2026.12.1), never by calling the scoring code:
+harness/scoring/rubric.yaml (version 2026.12.2), never by calling the scoring code:
 
     score = 10 x sum(weight x credit) / sum(weight) over conclusive checks, rounded half up to 0.1
 
@@ -18,7 +18,7 @@ threat_models_covered 1 (>=3 -> 1, >=2 -> 0.75, >=1 -> 0.5).
 from __future__ import annotations
 
 import pytest
-from scoring_support import golden, golden_records
+from scoring_support import GOLDEN_PACKAGE, golden, golden_records
 
 from harness.records import ResultRecord
 from harness.scoring import load_rubric, run_probes, score_record
@@ -120,7 +120,7 @@ def test_inconclusive_is_not_zero() -> None:
 def test_rubric_stamp_travels_with_scores() -> None:
     rubric = load_rubric()
     scores = score_record(golden("model-thief--venv--cpu--default"))
-    assert scores["rubric"] == {"version": "2026.12.1", "sha256": rubric.sha256}
+    assert scores["rubric"] == {"version": "2026.12.2", "sha256": rubric.sha256}
 
 
 def test_log_tail_and_stages_do_not_change_with_scoring() -> None:
@@ -157,3 +157,69 @@ def test_numpy_is_not_counted_as_a_framework() -> None:
     record = _with_repository("model-thief--venv--cpu--default", frameworks=["numpy", "sklearn"])
     out = run_probes(record)["frameworks_supported"]
     assert (out.kind, out.value) == ("value", 1)
+
+
+# poison-pack: a PyPI release whose accessibility facts come from the release (facts["package"]), not a
+# repository. Worked out by hand from tests/golden/package/poison-pack--venv--cpu--default.json:
+# acc: pinned 0.4.1 + fetch passed 2/2; licence BSD-3-Clause (classifier) 2/2; PyPI release 1/1;
+#      long description 180 bytes < 300 -> 0/1; Documentation URL 1/1; newest release 2025-10-15,
+#      411 full days (10:00 to 03:00) before the run (2026-12-01) 0/1; Requires-Dist 1/1; bounded 3 of 5 = 0.6 -> 0.5:
+#      7.5 / 10 -> 7.5
+# use: 0 patches 2/2; install 120 s -> 0.5; imports (cached verdict) 2/2; smoke 3/3; nothing failed ->
+#      clear_failure inconclusive; "stable" (no reference) -> inconclusive: 7.5 / 8 = 0.9375 -> 9.4
+# app: cpu 3/3; gpu inconclusive; peak 1.5 GiB -> 0.5 x 2 = 1; runtime (12 + 14) / 2 = 13 s -> 0.5;
+#      no GPU peer -> inconclusive; tabular experiment ran 2/2; frameworks [torch] -> 0.5;
+#      2 families -> 0.75: 7.75 / 10 -> 7.8
+def test_golden_pypi_record_scores_from_package_facts() -> None:
+    record = golden("poison-pack--venv--cpu--default", GOLDEN_PACKAGE)
+    scores = score_record(record)
+    got = tuple(scores[d]["score"] for d in ("accessibility", "usability", "applicability"))
+    assert got == (7.5, 9.4, 7.8)
+    acc = {c["check"]: c for c in scores["accessibility"]["checks"]}
+    assert all(c["outcome"] != "inconclusive" for c in acc.values())
+    assert acc["has_license"]["reason"] == "licence BSD-3-Clause (from the release's metadata)"
+    assert acc["install_docs"]["reason"].startswith("the long description (the README on PyPI) has only 180 bytes")
+    assert acc["maintained_last_year"]["reason"] == (
+        "last release 2025-10-15, 411 days before the run; 3 releases in the year up to the pinned one"
+    )
+    assert acc["dependencies_bounded"]["value"] == pytest.approx(0.6)
+
+
+def _with_package(**package: object) -> ResultRecord:
+    record = golden("poison-pack--venv--cpu--default", GOLDEN_PACKAGE)
+    return record.model_copy(update={"facts": {**record.facts, "package": {**record.facts["package"], **package}}})
+
+
+@pytest.mark.parametrize(
+    ("package", "probe", "kind", "reason"),
+    [
+        ({"license": "none"}, "has_license", "fail", "the release's metadata names no licence"),
+        ({"license": "unknown"}, "has_license", "pass", "the release's metadata declares a licence"),
+        ({"readme": {"present": False, "bytes": 0}}, "install_docs", "fail", "the release's metadata has no long"),
+        ({"has_docs": False}, "has_docs_or_examples", "fail", "the release's metadata links no documentation"),
+        ({"last_release_date": "2026-02-01T00:00:00+00:00"}, "maintained_last_year", "pass", "last release 2026-02-01"),
+        ({"last_release_date": None}, "maintained_last_year", "fail", "last release 2025-03-01"),  # the pinned one
+        (
+            {"last_release_date": None, "release_date": None, "index_status": "unknown: HTTP 404"},
+            "maintained_last_year",
+            "inconclusive",
+            "no release date was recorded (unknown: HTTP 404)",
+        ),
+        ({"dependency_declaration": None}, "dependencies_declared", "inconclusive", "the release's metadata cannot"),
+        ({"dependency_declaration": []}, "dependencies_declared", "fail", "the release's metadata declares no"),
+        ({"dependencies": {"total": 4, "pinned": 4, "bounded": 4, "unbounded": 0}}, "dependencies_bounded",
+         "value", "4 of 4 dependencies"),
+    ],
+)
+def test_probes_read_package_facts(package: dict[str, object], probe: str, kind: str, reason: str) -> None:
+    out = run_probes(_with_package(**package))[probe]
+    assert out.kind == kind and out.reason.startswith(reason), out
+
+
+def test_bounded_counts_pinned_once() -> None:
+    """facts.dependencies counts pinned dependencies inside ``bounded``: 2 pinned + 1 bounded of 4 is 3/4."""
+    record = _with_repository(
+        "evasion-kit--venv--cpu--default", dependencies={"total": 4, "pinned": 2, "bounded": 3, "unbounded": 1}
+    )
+    out = run_probes(record)["dependencies_bounded"]
+    assert (out.kind, out.value) == ("value", 0.75)

@@ -14,6 +14,7 @@ from harness.config import Settings
 from harness.records import Host, Reproducibility, ResultRecord, SourceInfo, StageResult
 from harness.store import (
     MIGRATIONS,
+    PUBLIC_NAMES,
     Scrubber,
     load_records,
     migrate,
@@ -54,9 +55,9 @@ def test_scrubs_paths_users_hosts_and_credentials(tmp_path: Path) -> None:
     assert str(settings.cache_dir) not in clean
     assert home not in clean.replace("<home>", "") or home == "/"
     assert "<tmp>/harness-run-1/stdout" in clean
-    if len(user) >= 3:
+    if len(user) >= 3 and user not in PUBLIC_NAMES:
         assert "user <user>" in clean
-    if len(host) >= 3:
+    if len(host) >= 3 and host not in PUBLIC_NAMES:
         assert "on <host>" in clean
 
 
@@ -104,3 +105,30 @@ def test_migrate_applies_registered_steps(monkeypatch: pytest.MonkeyPatch) -> No
 def test_migrate_current_is_identity() -> None:
     data = {"schema_version": 1, "x": 1}
     assert migrate(dict(data)) == data
+
+
+def test_scrubs_local_indexes_links_and_constraints(tmp_path: Path) -> None:
+    settings = Settings(
+        cache_dir=tmp_path / "cache",
+        find_links=(str(tmp_path / "wheels"),),
+        extra_index_urls=((tmp_path / "mirror" / "simple").as_uri(), "https://pypi.example.org/simple"),
+        constraints=(tmp_path / "pins.txt",),
+    )
+    text = (
+        f"WARNING: Location '{(tmp_path / 'mirror' / 'simple').as_uri()}/art/' is ignored\n"
+        f"Looking in links: {tmp_path / 'wheels'}\n-c {tmp_path / 'pins.txt'}\n"
+        "https://pypi.example.org/simple/art/\nthe root process"
+    )
+    clean = Scrubber(settings).text(text)
+    assert str(tmp_path) not in clean
+    assert "file://<local-index>/art/" in clean
+    assert "Looking in links: <find-links>" in clean and "-c <constraints>" in clean
+    assert "https://pypi.example.org/simple/art/" in clean
+    assert "the root process" in clean  # account names that identify nobody stay
+
+
+def test_scrubs_private_user_and_host_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(getpass, "getuser", lambda: "alice42")
+    monkeypatch.setattr(socket, "gethostname", lambda: "lab-gw-7.corp.example")
+    clean = Scrubber().text("alice42@lab-gw-7: built by alice42 on lab-gw-7.corp.example; malice42 stays")
+    assert clean == "<user>@<host>: built by <user> on <host>; malice42 stays"

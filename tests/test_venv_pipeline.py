@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import sys
 import time
 import zipfile
@@ -35,6 +36,25 @@ print("some log line")
 print(json.dumps({"metrics": {"accuracy": tinylib.score(seed), "seed": seed}}))
 """
 
+TINYLIB_README = "# tinylib\n\n" + "Install it with `pip install tinylib`; `tinylib.score(seed)` scores.\n" * 5
+TINYLIB_METADATA = f"""\
+License-Expression: MIT
+Requires-Python: >=3.8
+Requires-Dist: undeclared-mod<2
+Requires-Dist: numpy ; extra == "fast"
+Provides-Extra: fast
+Project-URL: Documentation, https://tinylib.example/docs
+Description-Content-Type: text/markdown
+
+{TINYLIB_README}"""
+TINYLIB_RELEASES = {
+    "releases": {
+        "0.9": [{"upload_time_iso_8601": "2025-09-01T08:00:00.000000Z", "yanked": False}],
+        "1.0": [{"upload_time_iso_8601": "2026-02-01T08:00:00.000000Z", "yanked": False}],
+        "2.0": [{"upload_time_iso_8601": "2026-06-01T08:00:00.000000Z", "yanked": False}],
+    }
+}
+
 HANG = """\
 import os, subprocess, sys, time
 kids = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]),
@@ -49,13 +69,14 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def make_wheel(dest: Path, name: str, version: str, files: dict[str, str]) -> Path:
-    """A minimal valid pure-Python wheel, written by hand (no build backend needed offline)."""
+def make_wheel(dest: Path, name: str, version: str, files: dict[str, str], metadata: str = "") -> Path:
+    """A minimal valid pure-Python wheel, written by hand (no build backend needed offline).
+
+    ``metadata``: more core-metadata header lines, then optionally a blank line and the long description.
+    """
     dist = f"{name.replace('-', '_')}-{version}"
     entries = {path: text.encode() for path, text in files.items()}
-    entries[f"{dist}.dist-info/METADATA"] = (
-        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
-    )
+    entries[f"{dist}.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{metadata}".encode()
     entries[f"{dist}.dist-info/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
@@ -78,8 +99,7 @@ def make_index(root: Path, wheels: list[tuple[str, Path]]) -> str:
         d = simple / project
         d.mkdir(parents=True)
         links = "".join(
-            f'<a href="../../files/{w.name}#sha256={hashlib.sha256(w.read_bytes()).hexdigest()}">'
-            f"{w.name}</a>\n"
+            f'<a href="../../files/{w.name}#sha256={hashlib.sha256(w.read_bytes()).hexdigest()}">{w.name}</a>\n'
             for w in ws
         )
         (d / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n")
@@ -99,10 +119,8 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 root / "files",
                 "tinylib",
                 "1.0",
-                {
-                    "tinylib/__init__.py": "__version__ = '1.0'\n\ndef score(seed):\n"
-                    "    return 0.75 + 0.0 * seed\n"
-                },
+                {"tinylib/__init__.py": "__version__ = '1.0'\n\ndef score(seed):\n    return 0.75 + 0.0 * seed\n"},
+                TINYLIB_METADATA,
             ),
         ),
         (
@@ -119,12 +137,13 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ),
         (
             "undeclared-mod",
-            make_wheel(
-                root / "files", "undeclared-mod", "1.0", {"undeclared_mod/__init__.py": "VALUE = 0.5\n"}
-            ),
+            make_wheel(root / "files", "undeclared-mod", "1.0", {"undeclared_mod/__init__.py": "VALUE = 0.5\n"}),
         ),
     ]
     index = make_index(root, wheels)
+    # the index's JSON API (<root>/pypi/<project>/json), read by the fetch stage through file://
+    (root / "pypi" / "tinylib").mkdir(parents=True)
+    (root / "pypi" / "tinylib" / "json").write_text(json.dumps(TINYLIB_RELEASES))
     manifests = root / "manifests"
     (manifests / "smoke").mkdir(parents=True)
     (manifests / "smoke" / "tinylib.py").write_text(SMOKE)
@@ -189,9 +208,9 @@ def test_all_stages_pass_then_build_is_cached(make_manifest_data: Any, settings:
     m = manifest(make_manifest_data)
     calls: list[tuple[str, str]] = []
     rec = evaluate(m, EvaluateOptions(repeats=2), settings, lambda s, st, _: calls.append((s, st)))
-    assert statuses(rec) == dict.fromkeys(("fetch", "build", "import", "smoke", "reproduce"), "passed"), (
-        rec.stages[2].log_tail
-    )
+    assert statuses(rec) == dict.fromkeys(("fetch", "build", "import", "smoke", "reproduce"), "passed"), rec.stages[
+        2
+    ].log_tail
     assert ("build", "running") in calls and ("reproduce", "passed") in calls
     assert rec.reproducibility.verdict == "reproduced"
     assert [r.metrics["accuracy"] for r in rec.experiments[0].repeats] == [0.75, 0.75]
@@ -208,11 +227,87 @@ def test_all_stages_pass_then_build_is_cached(make_manifest_data: Any, settings:
     assert (env_dir / MARKER).is_file()
     assert "torch==2.13.0" in (env_dir / "harness-constraints.txt").read_text()
 
+    # catalogue facts (the applicability checks read them)
+    assert rec.facts["manifest"]["families"] == ["adversarial"]
+    assert rec.facts["manifest"]["experiments"] == [{"name": "smoke", "tabular": False, "gpu_capable": False}]
+    app = {c["check"]: c["outcome"] for c in rec.scores["applicability"]["checks"]}
+    assert (app["accepts_tabular_data"], app["threat_models_covered"], app["frameworks_supported"]) == (
+        "fail",  # no tabular experiment, no declared data type
+        "measured",
+        "measured",
+    )
+    # the release's metadata (TINYLIB_METADATA) and its history (TINYLIB_RELEASES, via the file:// JSON API)
+    pkg = rec.facts["package"]
+    assert (pkg["license"], pkg["license_source"]) == ("MIT", "License-Expression")
+    assert pkg["readme"] == {"present": True, "bytes": len(TINYLIB_README.encode()), "content_type": "text/markdown"}
+    assert pkg["dependency_declaration"] == ["Requires-Dist"] and pkg["extras"] == ["fast"]
+    assert pkg["dependencies"] == {"total": 1, "pinned": 0, "bounded": 1, "unbounded": 0}
+    assert pkg["python_versions"]["requires_python"] == ">=3.8" and pkg["has_docs"] is True
+    assert (pkg["release_date"], pkg["last_release_date"]) == ("2026-02-01T08:00:00+00:00", "2026-06-01T08:00:00+00:00")
+    assert (pkg["releases_last_year"], pkg["releases_total"], pkg["index_status"]) == (2, 3, "ok")
+    acc = {c["check"]: c["outcome"] for c in rec.scores["accessibility"]["checks"]}
+    assert "inconclusive" not in acc.values(), acc
+    assert acc["has_license"] == acc["install_docs"] == acc["has_docs_or_examples"] == "pass"
+    assert acc["dependencies_bounded"] == "measured"
+    # the import verdict is stored in the environment after the first real check
+    imp = rec.stage("import")
+    assert imp is not None and not imp.cached and imp.details["measured_at"]
+    assert len(list(env_dir.glob(".harness-import-*.json"))) == 1
+
     again = evaluate(m, EvaluateOptions(repeats=1), settings)
     build2, fetch2 = again.stage("build"), again.stage("fetch")
     assert build2 is not None and build2.cached and again.facts["run"]["env_cached"] is True
     assert fetch2 is not None and fetch2.cached
     assert again.job_id == rec.job_id and again.run_id != rec.run_id
+    imp2 = again.stage("import")
+    assert imp2 is not None and imp2.status == "passed" and imp2.cached
+    assert imp2.details["measured_at"] == imp.details["measured_at"]
+    assert imp2.details["note"].startswith(f"passed when measured at {imp.details['measured_at']}")
+    assert imp2.peak_rss_bytes == imp.peak_rss_bytes and again.facts["run"]["import_versions"] == {"tinylib": "1.0"}
+    assert again.facts["package"]["index_checked_at"] == pkg["index_checked_at"]  # the day's cached answer
+    edge = evaluate(m, EvaluateOptions(repeats=1, profile="edge-1g"), settings)
+    edge_import = edge.stage("import")
+    assert edge_import is not None and not edge_import.cached  # other limits: checked for real once
+
+
+def test_build_installs_the_fetched_file(make_manifest_data: Any, settings: Settings, tmp_path: Path) -> None:
+    from harness.pipeline import env_spec
+    from harness.sources.pypi import artifact_file, release_dir
+
+    s = settings.with_overrides(cache_dir=tmp_path / "cache")
+    m = manifest(make_manifest_data)
+    rec = evaluate(m, EvaluateOptions(repeats=1), s)
+    fetched = artifact_file(release_dir(s, "tinylib", "1.0"))
+    assert fetched is not None and fetched.name == rec.facts["package"]["artifact"]
+    env_dir = s.envs_dir / rec.facts["run"]["env_fingerprint"]
+    (direct_url,) = env_dir.glob("lib/python3*/site-packages/tinylib-1.0.dist-info/direct_url.json")
+    assert json.loads(direct_url.read_text())["url"] == fetched.resolve().as_uri()
+    # the fingerprint names the release, not the cache path
+    spec = env_spec(m, s, "cpu", "uv")
+    assert spec.requirements[0] == "tinylib==1.0" and rec.facts["run"]["env_fingerprint"] == spec.fingerprint()
+    # another file in the source cache (a rebuilt 1.0) is what a fresh environment gets, not the index's
+    make_wheel(fetched.parent, "tinylib", "1.0", {"tinylib/__init__.py": "def score(seed):\n    return 0.5\n"})
+    import shutil
+
+    shutil.rmtree(env_dir)
+    rec2 = evaluate(m, EvaluateOptions(repeats=1), s)
+    assert rec2.facts["run"]["env_fingerprint"] == spec.fingerprint()
+    assert rec2.experiments[0].repeats[0].metrics["accuracy"] == 0.5
+    assert rec2.facts["package"]["artifact_sha256"] != rec.facts["package"]["artifact_sha256"]
+
+
+def test_install_targets_replace_only_the_pinned_release(tmp_path: Path) -> None:
+    from harness.envs.venv import install_targets
+    from harness.errors import BuildError
+
+    whl = tmp_path / "Tiny_Lib-1.0-py3-none-any.whl"
+    uri = whl.resolve().as_uri()
+    reqs = ("tiny-lib[fast]==1.0", "numpy<3")
+    assert install_targets(reqs, whl) == [f"tiny-lib[fast] @ {uri}", "numpy<3"]
+    assert install_targets(reqs, None) == list(reqs)
+    assert install_targets(("numpy<3",), whl) == ["numpy<3"]  # no pin of that release: nothing replaced
+    with pytest.raises(BuildError, match="is version 1.0, but the environment needs 'tiny-lib==2.0'"):
+        install_targets(("tiny-lib==2.0",), whl)
 
 
 def test_constraint_contents_change_the_environment(
@@ -248,6 +343,14 @@ def test_undeclared_dependency_then_patched(make_manifest_data: Any, settings: S
     assert "undeclared_mod" in imp.failure.message and "environment.patches" in imp.failure.hint
     assert "No module named 'undeclared_mod'" in imp.log_tail
     assert rec.reproducibility.verdict == "not-run" and rec.patches == []
+    # a failed import is not cached: the next run checks it again (and fails again)
+    env_dir = settings.envs_dir / rec.facts["run"]["env_fingerprint"]
+    assert list(env_dir.glob(".harness-import-*.json")) == []
+    retry = evaluate(broken, EvaluateOptions(repeats=1), settings)
+    retry_import, retry_build = retry.stage("import"), retry.stage("build")
+    assert retry_build is not None and retry_build.cached
+    assert retry_import is not None and retry_import.status == "failed" and not retry_import.cached
+    assert "No module named 'undeclared_mod'" in retry_import.log_tail
 
     patched = manifest(
         make_manifest_data,
@@ -262,9 +365,7 @@ def test_undeclared_dependency_then_patched(make_manifest_data: Any, settings: S
     assert rec2.facts["run"]["patches_count"] == 1
 
 
-def test_timeout_kills_the_experiment_tree(
-    make_manifest_data: Any, settings: Settings, tmp_path: Path
-) -> None:
+def test_timeout_kills_the_experiment_tree(make_manifest_data: Any, settings: Settings, tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     m = manifest(
         make_manifest_data,
@@ -282,9 +383,7 @@ def test_timeout_kills_the_experiment_tree(
     listed = [int(p) for p in pids.read_text().split()]
     assert len(listed) == 3
     time.sleep(0.2)
-    survivors = [
-        p for p in listed if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-    ]
+    survivors = [p for p in listed if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert survivors == []
 
 
@@ -360,15 +459,11 @@ def test_gpu_requested_without_gpu(make_manifest_data: Any, settings: Settings) 
         "reproduce": "skipped",
     }
     smoke = rec.stage("smoke")
-    assert (
-        smoke is not None and smoke.failure is not None and smoke.failure.failure_class == "cuda-unavailable"
-    )
+    assert smoke is not None and smoke.failure is not None and smoke.failure.failure_class == "cuda-unavailable"
     assert "no GPU" in smoke.failure.message
 
 
-def test_edge_profile_limits_the_run(
-    make_manifest_data: Any, settings: Settings, offline: dict[str, Any]
-) -> None:
+def test_edge_profile_limits_the_run(make_manifest_data: Any, settings: Settings, offline: dict[str, Any]) -> None:
     (offline["manifests"] / "smoke" / "cpus.py").write_text(
         "import json, os\nprint(json.dumps({'metrics': {'cpus': len(os.sched_getaffinity(0)),"
         " 'omp': int(os.environ['OMP_NUM_THREADS'])}}))\n"
@@ -428,3 +523,83 @@ def test_pip_fallback_builds_the_same_spec(make_manifest_data: Any, settings: Se
     rec = evaluate(manifest(make_manifest_data), EvaluateOptions(repeats=1), s)
     assert rec.facts["run"]["installer"] == "pip"
     assert rec.reproducibility.verdict == "reproduced"
+
+
+def test_requirements_and_steps_modes_use_the_checkout(settings: Settings, tmp_path: Path) -> None:
+    from harness.envs.base import EnvSpec
+    from harness.envs.venv import VenvBackend
+    from harness.errors import BuildError
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "reqs.txt").write_text("tinylib==1.0\n")
+    backend = VenvBackend()
+    spec = EnvSpec(
+        library="tinylib",
+        python=">=3.8",
+        install="requirements",
+        requirements_file="reqs.txt",
+        constraints=("torch==2.13.0",),
+    )
+    built = backend.build(spec, checkout, settings)
+    assert list(Path(built.location).glob("lib/python3*/site-packages/tinylib/__init__.py"))
+
+    step = ("python", "-c", "import pathlib, sys; pathlib.Path('built-by').write_text(sys.prefix)")
+    spec2 = EnvSpec(library="tinylib", python=">=3.8", install="steps", steps=(step,), requirements=("tinylib==1.0",))
+    built2 = backend.build(spec2, checkout, settings)
+    assert (checkout / "built-by").read_text() == built2.location  # the venv's python came first on PATH
+    assert list(Path(built2.location).glob("lib/python3*/site-packages/tinylib/__init__.py"))
+
+    spec3 = EnvSpec(library="tinylib", python=">=3.8", install="requirements", requirements_file="nope.txt")
+    with pytest.raises(BuildError, match="not in the checkout"):
+        backend.build(spec3, checkout, settings)
+    assert not (settings.envs_dir / spec3.fingerprint()).exists()  # a failed build leaves nothing
+
+
+def test_an_older_host_python_is_chosen_when_required(make_manifest_data: Any, settings: Settings) -> None:
+    from packaging.version import Version
+
+    from harness.envs.venv import host_pythons
+
+    older = [p for p in host_pythons() if p.version < Version("3.11")]
+    if not older:
+        pytest.skip("no host Python older than 3.11")
+    rec = evaluate(manifest(make_manifest_data, environment={"python": "<3.11"}), EvaluateOptions(repeats=1), settings)
+    assert Version(rec.facts["run"]["python_version"]) == older[0].version
+    assert rec.reproducibility.verdict == "reproduced"
+
+
+def test_device_resolution() -> None:
+    from harness import gpu
+    from harness.envs.profiles import get_profile
+    from harness.errors import UsageError
+    from harness.pipeline import resolve_device
+
+    assert resolve_device("auto", get_profile("default")) == ("gpu" if gpu.has_gpu() else "cpu")
+    assert resolve_device("auto", get_profile("edge-1g")) == "cpu"
+    assert resolve_device("gpu", get_profile("default")) == "gpu"  # recorded as cuda-unavailable later
+    with pytest.raises(UsageError, match="no GPU"):
+        resolve_device("gpu", get_profile("gateway-4g"))
+
+
+def test_a_harness_bug_is_an_error_stage_not_a_crash(
+    make_manifest_data: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.envs.venv import VenvBackend
+
+    def broken_build(*_: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(VenvBackend, "build", broken_build)
+    rec = evaluate(manifest(make_manifest_data), EvaluateOptions(repeats=1), settings)
+    assert statuses(rec) == {
+        "fetch": "passed",
+        "build": "error",
+        "import": "skipped",
+        "smoke": "skipped",
+        "reproduce": "skipped",
+    }
+    build = rec.stage("build")
+    assert build is not None and build.failure is not None
+    assert build.failure.failure_class == "harness-error" and "ZeroDivisionError: boom" in build.failure.message
+    assert "broken_build" in build.log_tail  # the traceback

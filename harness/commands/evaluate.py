@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.status import Status
 from rich.table import Table
 
 from harness.config import Settings, load_settings
+from harness.errors import HarnessError
 from harness.manifest import find_manifest
 from harness.pipeline import EvaluateOptions, ProgressFn, evaluate
 from harness.records import ResultRecord
@@ -69,11 +71,23 @@ def summary(record: ResultRecord, console: Console) -> None:
         assert failed.failure is not None
         console.print(f"  hint ({failed.name}): {failed.failure.hint}", highlight=False)
     if record.scores:
-        parts = []
-        for name, value in record.scores.items():
-            score = value.get("score") if isinstance(value, dict) else value
-            parts.append(f"{name} {score if score is not None else 'n/a'}")
-        console.print("  scores: " + ", ".join(parts), highlight=False)
+        console.print("  scores: " + score_line(record.scores), highlight=False)
+
+
+def score_line(scores: dict[str, Any]) -> str:
+    """``accessibility 9.5 (7/8 checks), ...``: one part per rubric dimension, in the rubric's order."""
+    from harness.scoring.rubric import DIMENSIONS
+
+    parts = []
+    for name in DIMENSIONS:
+        value = scores.get(name)
+        score = value.get("score") if isinstance(value, dict) else None
+        text = f"{name} {score if score is not None else 'n/a'}"
+        if isinstance(value, dict) and isinstance(value.get("checks"), list):
+            conclusive = sum(1 for c in value["checks"] if c.get("outcome") != "inconclusive")
+            text += f" ({conclusive}/{len(value['checks'])} checks)"
+        parts.append(text)
+    return ", ".join(parts)
 
 
 def render_page(record: ResultRecord, reports_dir: Path, console: Console) -> Path | None:
@@ -107,6 +121,10 @@ def run_evaluate(settings: Settings, lib: str, options: EvaluateOptions, *, as_j
     if as_json:
         sys.stdout.write(record.model_dump_json(by_alias=True) + "\n")
         sys.stdout.flush()
+    broken = [s for s in record.stages if s.status == "error"]
+    if broken:  # the harness itself failed (the record says where): exit 1, not a library result
+        failure = broken[0].failure
+        raise HarnessError(f"the harness failed in stage {broken[0].name}: {failure.message if failure else ''}")
     return record
 
 

@@ -84,8 +84,15 @@ class Backend(Protocol):
     def unavailable_reason(self) -> str | None:
         """None when the backend can be used here, else a one-line reason."""
 
-    def build(self, spec: EnvSpec, checkout: Path | None, settings: Settings) -> BuiltEnv:
-        """Create (or reuse) the environment; raise ``BuildError`` with a failure class on failure."""
+    def build(
+        self, spec: EnvSpec, checkout: Path | None, settings: Settings, *, artifact: Path | None = None
+    ) -> BuiltEnv:
+        """Create (or reuse) the environment; raise ``BuildError`` with a failure class on failure.
+
+        ``artifact`` is the distribution file the fetch stage downloaded (PyPI sources): a backend that
+        can install a local file installs exactly it in place of the spec's ``name==version`` pin.
+        The spec (and so the fingerprint) names the release, never the file's path.
+        """
 
     def run(
         self,

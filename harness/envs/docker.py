@@ -336,7 +336,11 @@ class DockerBackend:
                              templates_dir=settings.containers_dir)
 
     # -- build -------------------------------------------------------------------------------------
-    def build(self, spec: EnvSpec, checkout: Path | None, settings: Settings) -> BuiltEnv:
+    def build(
+        self, spec: EnvSpec, checkout: Path | None, settings: Settings, *, artifact: Path | None = None
+    ) -> BuiltEnv:
+        # ``artifact`` is not used yet: the install phase resolves the spec's ``name==version`` pin from
+        # the user's indexes inside the container (the venv backend installs the fetched file itself).
         client = self.client()
         if spec.device == "gpu" and not gpu.has_gpu():
             # never build a CUDA image (gigabytes of CUDA wheels) on a host that cannot run it

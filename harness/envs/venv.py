@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from harness.classify import classify_build
@@ -85,15 +87,31 @@ def host_pythons() -> list[HostPython]:
                     and item.get("path")
                     and item.get("variant", "default") == "default"
                 ):
+                    if f"{os.sep}shims{os.sep}" in item["path"]:  # pyenv's shims are scripts, not Pythons
+                        continue
                     real = os.path.realpath(item["path"])
                     found.setdefault(real, HostPython(Version(item["version"]), item["path"]))
+    for pyenv_exe in _pyenv_pythons():
+        found.setdefault(os.path.realpath(pyenv_exe), HostPython(Version(pyenv_exe.parent.parent.name), str(pyenv_exe)))
     if not found:
         for minor in range(6, 16):
             exe = shutil.which(f"python3.{minor}")
             out = _run_text([exe, "-c", "import platform; print(platform.python_version())"]) if exe else ""
             if exe and out.strip():
                 found.setdefault(os.path.realpath(exe), HostPython(Version(out.strip()), exe))
-    return sorted(found.values(), key=lambda p: p.version, reverse=True)
+    usable = [p for p in found.values() if p.version.major >= 3]  # venvs need Python 3
+    return sorted(usable, key=lambda p: p.version, reverse=True)
+
+
+def _pyenv_pythons() -> list[Path]:
+    """CPython builds installed with pyenv ($PYENV_ROOT, default ~/.pyenv), also when not on PATH."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    found = []
+    for d in sorted(root.glob("*")) if root.is_dir() else []:
+        exe = d / "bin" / "python3"
+        if exe.is_file() and re.fullmatch(r"\d+\.\d+\.\d+", d.name):
+            found.append(exe)
+    return found
 
 
 def choose_python(specifier: str) -> HostPython:
@@ -111,13 +129,68 @@ def choose_python(specifier: str) -> HostPython:
         return HostPython(own, sys.executable)
     candidates = [p for p in host_pythons() if p.version in spec]
     if not candidates:
-        have = ", ".join(sorted({str(p.version) for p in host_pythons()})) or "none found"
+        have = ", ".join(str(v) for v in sorted({p.version for p in host_pythons()})) or "none found"
         raise BuildError(
             f"no host Python satisfies '{specifier}' (host has: {have})",
             failure_class="python-version",
             hint=INTERPRETER_HINT,
         )
     return candidates[0]
+
+
+def _steps_need_pip(spec: EnvSpec) -> bool:
+    return spec.install == "steps" and any(
+        Path(step[0]).name.startswith("pip") or (len(step) > 2 and step[1:3] == ("-m", "pip")) for step in spec.steps
+    )
+
+
+def install_targets(requirements: tuple[str, ...], artifact: Path | None) -> list[str]:
+    """The requirements to install, the fetched release file in place of its ``name==version`` pin.
+
+    ``name @ file:///.../name-1.0-py3-none-any.whl`` installs exactly the file the fetch stage
+    downloaded (and checksummed), so what is fetched is what is built; a file that is not the pinned
+    release is a build failure, never silently installed.
+    """
+    if artifact is None:
+        return list(requirements)
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
+    try:
+        if artifact.name.endswith(".whl"):
+            name, version, *_ = parse_wheel_filename(artifact.name)
+        else:
+            name, version = parse_sdist_filename(artifact.name)
+    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
+        raise BuildError(
+            f"the fetched file '{artifact.name}' is not a wheel or sdist: {exc}",
+            failure_class="source-unavailable",
+            hint="clear the source cache entry and fetch again",
+        ) from None
+    out: list[str] = []
+    replaced = False
+    for line in requirements:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            out.append(line)
+            continue
+        if canonicalize_name(req.name) != name or req.url:
+            out.append(line)
+            continue
+        if not req.specifier.contains(version, prereleases=True):
+            raise BuildError(
+                f"the fetched file '{artifact.name}' is version {version}, but the environment needs '{line}'",
+                failure_class="source-unavailable",
+                hint="clear the source cache entry and fetch again",
+            )
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        marker = f" ; {req.marker}" if req.marker else ""
+        out.append(f"{req.name}{extras} @ {artifact.resolve().as_uri()}{marker}")
+        replaced = True
+    if not replaced:  # the spec installs no such release (e.g. install: none): nothing to put in
+        return list(requirements)
+    return out
 
 
 @contextlib.contextmanager
@@ -161,7 +234,9 @@ class VenvBackend:
         return "uv" if wanted == "uv" and uv_path() else "pip"
 
     # -- build -------------------------------------------------------------------------------------
-    def build(self, spec: EnvSpec, checkout: Path | None, settings: Settings) -> BuiltEnv:
+    def build(
+        self, spec: EnvSpec, checkout: Path | None, settings: Settings, *, artifact: Path | None = None
+    ) -> BuiltEnv:
         fingerprint = spec.fingerprint()
         location = settings.envs_dir / fingerprint
         with _locked(settings.envs_dir / f".{fingerprint}.lock"):
@@ -172,7 +247,7 @@ class VenvBackend:
                 shutil.rmtree(location)  # a partial build
             started = time.perf_counter()
             try:
-                built = self._build_fresh(spec, checkout, settings, location)
+                built = self._build_fresh(spec, checkout, settings, location, artifact)
             except BaseException:
                 shutil.rmtree(location, ignore_errors=True)
                 raise
@@ -223,15 +298,17 @@ class VenvBackend:
         )
 
     def _build_fresh(
-        self, spec: EnvSpec, checkout: Path | None, settings: Settings, location: Path
+        self, spec: EnvSpec, checkout: Path | None, settings: Settings, location: Path, artifact: Path | None
     ) -> BuiltEnv:
+        requirements = install_targets(spec.requirements, artifact)  # fails early on a wrong file
         interpreter = choose_python(spec.python)
         installer = self.installer(settings)
         env = install_env(settings)
         steps: list[tuple[list[str], Path | None, dict[str, str]]] = []
         if installer == "uv":
             uv = uv_path() or "uv"
-            steps.append(([uv, "venv", "--quiet", "--python", interpreter.path, str(location)], None, env))
+            seed = ["--seed"] if _steps_need_pip(spec) else []  # steps that call pip get pip in the venv
+            steps.append(([uv, "venv", "--quiet", *seed, "--python", interpreter.path, str(location)], None, env))
         else:
             steps.append(([interpreter.path, "-m", "venv", str(location)], None, env))
         python = location / "bin" / "python"
@@ -294,7 +371,7 @@ class VenvBackend:
                     checkout,
                     active | {"PIP_CONSTRAINT": str(constraints), "UV_CONSTRAINT": str(constraints)},
                 )
-        targets += list(spec.requirements)
+        targets += requirements
         if targets:
             run([*install, *targets], checkout, active)
         version = str(interpreter.version)  # the venv runs exactly this interpreter
@@ -310,9 +387,7 @@ class VenvBackend:
         )
 
     @staticmethod
-    def _install_cmd(
-        installer: str, python: Path, constraints: Path, spec: EnvSpec, settings: Settings
-    ) -> list[str]:
+    def _install_cmd(installer: str, python: Path, constraints: Path, spec: EnvSpec, settings: Settings) -> list[str]:
         if installer == "uv":
             cmd = [uv_path() or "uv", "pip", "install", "--python", str(python)]
         else:
@@ -345,6 +420,4 @@ class VenvBackend:
         run_env = venv_env(Path(env.location), base) | env_vars
         if argv and argv[0] == "python":
             argv = [env.python, *argv[1:]]
-        return run_measured(
-            argv, cwd=cwd, env=run_env, timeout_s=timeout_s, limits=limits, measure_gpu=limits.gpu
-        )
+        return run_measured(argv, cwd=cwd, env=run_env, timeout_s=timeout_s, limits=limits, measure_gpu=limits.gpu)

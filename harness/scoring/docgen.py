@@ -76,6 +76,8 @@ def render_doc(rubric: Rubric) -> str:
                 f"*How to improve.* {c.remedy}",
                 "",
             ]
+            if c.evidence:
+                lines += [f"*Measured from.* {c.evidence}", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -3,9 +3,12 @@
 Each probe answers pass, fail, a measured value, or *inconclusive* (it could not be measured: the
 fact was not collected, the stage was never reached because the harness broke, the record is for
 another device). Probes read only the record: its stages, experiments, reproducibility verdict,
-patches and ``facts`` - ``facts["repository"]`` (git facts), ``facts["run"]`` (run facts) and
-``facts["manifest"]`` (the catalogue's taxonomy, see :func:`manifest_facts`). ``peers`` are other
-stored records of the same library (used only to pair CPU and GPU runs).
+patches and ``facts`` - ``facts["repository"]`` (git facts, :mod:`harness.facts`) or
+``facts["package"]`` (a PyPI release's metadata and release history, :mod:`harness.facts.package`,
+:mod:`harness.facts.pypi_index`), ``facts["run"]`` (run facts) and ``facts["manifest"]`` (the
+catalogue's taxonomy, see :func:`manifest_facts`). The accessibility probes read the source facts
+through :meth:`ProbeInput.source_facts`: the same key names mean the same thing in both. ``peers``
+are other stored records of the same library (used only to pair CPU and GPU runs).
 
 Every probe registered here must have an entry in ``rubric.yaml`` and vice versa.
 """
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from harness.manifest import Manifest
 
 OutcomeKind = Literal["pass", "fail", "value", "inconclusive"]
+SourceFactsKind = Literal["repository", "package", ""]
 # Failure classes that name no cause: a failure carrying one of these is not "clear".
 GENERIC_FAILURE_CLASSES = frozenset({"crash", "unknown", "error", ""})
 README_MIN_BYTES = 300  # shorter READMEs rarely say how to install and run anything
@@ -65,6 +69,20 @@ class ProbeInput:
                 return None
             node = node[key]
         return node
+
+    def source_facts(self) -> tuple[dict[str, Any], SourceFactsKind]:
+        """The facts about the library's source: ``facts["repository"]`` (a git checkout), else
+        ``facts["package"]`` (a PyPI release); ``({}, "")`` when neither was collected."""
+        for where in ("repository", "package"):
+            node = self.record.facts.get(where)
+            if isinstance(node, dict) and node:
+                return node, where
+        return {}, ""
+
+    def source_fact(self, key: str) -> tuple[Any, SourceFactsKind]:
+        """``source_facts()[key]`` (None when absent) and where it came from."""
+        node, where = self.source_facts()
+        return node.get(key), where
 
 
 Probe = Callable[[ProbeInput], Outcome]
@@ -197,18 +215,23 @@ def pinned_source(inp: ProbeInput) -> Outcome:
     return stage_outcome(inp.record, "fetch", f"{src.kind} source at {pin}")
 
 
+RELEASE = "the release's metadata"
+
+
 @probe
 def has_license(inp: ProbeInput) -> Outcome:
-    lic = inp.fact("repository", "license")
+    lic, where = inp.source_fact("license")
     if lic is None:
-        lic = inp.fact("repository", "licence")
+        lic, where = inp.source_fact("licence")
     if lic is None:
         return inconclusive("no licence fact was collected")
     if str(lic).lower() in ("none", ""):
-        return failed("no licence file in the repository")
+        return failed("no licence file in the repository" if where == "repository" else f"{RELEASE} names no licence")
     if str(lic).lower() == "unknown":
-        return passed("a licence file exists (its SPDX identifier was not recognised)")
-    return passed(f"licence {lic}")
+        if where == "repository":
+            return passed("a licence file exists (its SPDX identifier was not recognised)")
+        return passed(f"{RELEASE} declares a licence (not recognised as an SPDX identifier)")
+    return passed(f"licence {lic}" + ("" if where == "repository" else f" (from {RELEASE})"))
 
 
 @probe
@@ -223,7 +246,7 @@ def on_pypi(inp: ProbeInput) -> Outcome:
 
 @probe
 def install_docs(inp: ProbeInput) -> Outcome:
-    readme = inp.fact("repository", "readme")
+    readme, where = inp.source_fact("readme")
     size: Any = inp.fact("repository", "readme_bytes")
     present: Any = readme
     if isinstance(readme, dict):
@@ -231,64 +254,86 @@ def install_docs(inp: ProbeInput) -> Outcome:
         size = readme.get("bytes", readme.get("size", size))
     elif isinstance(readme, int) and not isinstance(readme, bool):
         present, size = readme > 0, readme
+    what = "README" if where != "package" else "long description (the README on PyPI)"
     if present is None:
         return inconclusive("no README fact was collected")
     if not present:
-        return failed("no README in the repository")
+        return failed("no README in the repository" if where != "package" else f"{RELEASE} has no {what}")
     if isinstance(size, int) and size < README_MIN_BYTES:
-        return failed(f"the README has only {size} bytes - too short to explain install and use")
-    return passed("a README is present" + (f" ({size} bytes)" if isinstance(size, int) else ""))
+        return failed(f"the {what} has only {size} bytes - too short to explain install and use")
+    return passed(f"a {what} is present" + (f" ({size} bytes)" if isinstance(size, int) else ""))
 
 
 @probe
 def has_docs_or_examples(inp: ProbeInput) -> Outcome:
-    docs, examples = inp.fact("repository", "has_docs"), inp.fact("repository", "has_examples")
+    (docs, where), (examples, _) = inp.source_fact("has_docs"), inp.source_fact("has_examples")
     if docs is None and examples is None:
         return inconclusive("docs and examples folders were not inspected")
     found = [n for n, v in (("docs", docs), ("examples", examples)) if v]
+    if where == "package":
+        if docs:
+            return passed(f"{RELEASE} links its documentation")
+        return failed(f"{RELEASE} links no documentation (a release does not show its examples)")
     return passed(f"has {' and '.join(found)}") if found else failed("no docs or examples folder")
 
 
 @probe
 def maintained_last_year(inp: ProbeInput) -> Outcome:
-    """The pinned commit (the newest the catalogue evaluates) is less than a year older than the run."""
-    last = _parse_time(inp.fact("repository", "last_commit_date") or inp.record.source.commit_date)
+    """The newest commit or release known is less than a year older than the run.
+
+    A git source: the pinned commit (the newest the catalogue evaluates). A PyPI release: the newest
+    release on the index when it was fetched (else the pinned release).
+    """
+    node, where = inp.source_facts()
+    if where == "package":
+        last = _parse_time(node.get("last_release_date") or node.get("release_date"))
+        count, what, unit = node.get("releases_last_year"), "release", "releases in the year up to the pinned one"
+    else:
+        last = _parse_time(node.get("last_commit_date") or inp.record.source.commit_date)
+        count, what, unit = node.get("commits_last_year"), "commit", "commits in the year before it"
     run = _parse_time(inp.record.started_at)
     if last is None or run is None:
-        return inconclusive("no commit date was recorded")
+        status = node.get("index_status") if where == "package" else None
+        return inconclusive(f"no {what} date was recorded" + (f" ({status})" if status else ""))
     if (last.tzinfo is None) != (run.tzinfo is None):
         last, run = last.replace(tzinfo=None), run.replace(tzinfo=None)
     age = run - last
-    commits = inp.fact("repository", "commits_last_year")
-    activity = f"; {commits} commits in the year before it" if isinstance(commits, int) else ""
+    activity = f"; {count} {unit}" if isinstance(count, int) and not isinstance(count, bool) else ""
     day = last.date().isoformat()
     if age <= timedelta(days=365):
-        return passed(f"last commit {day}, within a year of the run{activity}")
-    return failed(f"last commit {day}, {age.days} days before the run{activity}")
+        return passed(f"last {what} {day}, within a year of the run{activity}")
+    return failed(f"last {what} {day}, {age.days} days before the run{activity}")
 
 
 @probe
 def dependencies_declared(inp: ProbeInput) -> Outcome:
-    decl = inp.fact("repository", "dependency_declaration")
-    if decl is None and "dependency_declaration" not in (inp.fact("repository") or {}):
+    node, where = inp.source_facts()
+    if "dependency_declaration" not in node:
         if inp.record.source.kind == "pypi":
             return passed("a PyPI release declares its dependencies in its metadata")
         return inconclusive("how dependencies are declared was not inspected")
+    decl = node["dependency_declaration"]
+    if decl is None:
+        return inconclusive(f"{RELEASE} cannot tell (an sdist before Metadata 2.2 need not list them)")
     if not decl or decl == "none":
+        if where == "package":
+            return failed(f"{RELEASE} declares no dependency (no Requires-Dist)")
         return failed("no requirements file, setup.py or pyproject.toml declares the dependencies")
     text = ", ".join(decl) if isinstance(decl, list) else str(decl)
-    return passed(f"declared in {text}")
+    return passed(f"declared in {text}" + (f" ({RELEASE})" if where == "package" else ""))
 
 
 @probe
 def dependencies_bounded(inp: ProbeInput) -> Outcome:
-    deps = inp.fact("repository", "dependencies")
+    deps, _ = inp.source_fact("dependencies")
     if not isinstance(deps, dict) or not isinstance(deps.get("total"), int):
         return inconclusive("dependency bounds were not inspected")
     total = deps["total"]
     if total == 0:
         return inconclusive("no declared dependencies to judge")
-    ok = int(deps.get("pinned", 0)) + int(deps.get("bounded", 0))
+    # ``bounded`` counts the pinned ones too (harness.facts.dependencies); max() also reads records
+    # that counted them apart.
+    ok = max(int(deps.get("bounded", 0)), int(deps.get("pinned", 0)))
     return measured(ok / total, f"{ok} of {total} dependencies pinned or bounded")
 
 

@@ -59,6 +59,7 @@ class Check(_Strict):
     title: str
     motivation: str
     remedy: str
+    evidence: str = ""  # which facts the probe reads (shown in docs/scoring.md)
     unit: str = ""
     scale: Scale | None = None
 

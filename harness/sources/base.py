@@ -16,3 +16,4 @@ class FetchedSource:
     facts: dict[str, object] = field(default_factory=dict)  # raw repository facts, when collected
     log: str = ""
     duration_s: float = 0.0  # time the source took to obtain (a cache hit is fast)
+    artifact: Path | None = None  # a PyPI release: the downloaded file, which the build installs

@@ -4,6 +4,8 @@
 user's index URL, extra indexes, find-links and CA bundle) fills
 ``<sources_dir>/pypi/<package>-<version>/``; a ``.complete`` marker written last makes the next
 fetch a cache hit. A version the indexes do not have is a ``FetchError`` (source-unavailable).
+The fetched file is what the build installs (``FetchedSource.artifact``); its raw facts (metadata,
+release history) go to ``facts["package"]``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness.classify import classify_build
 from harness.config import Settings
 from harness.errors import FetchError
 from harness.manifest import Manifest
@@ -42,17 +45,48 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _artifact_facts(directory: Path) -> dict[str, object]:
-    files = sorted(p for p in directory.iterdir() if p.is_file() and p.name != MARKER)
-    if not files:
+def artifact_file(directory: Path) -> Path | None:
+    """The downloaded distribution file of a release directory (None when there is none)."""
+    files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    return files[0] if files else None
+
+
+def _artifact_facts(artifact: Path | None) -> dict[str, object]:
+    if artifact is None:
         return {}
-    f = files[0]
     return {
-        "artifact": f.name,
-        "artifact_sha256": _sha256(f),
-        "artifact_bytes": f.stat().st_size,
-        "artifact_kind": "wheel" if f.suffix == ".whl" else "sdist",
+        "artifact": artifact.name,
+        "artifact_sha256": _sha256(artifact),
+        "artifact_bytes": artifact.stat().st_size,
+        "artifact_kind": "wheel" if artifact.suffix == ".whl" else "sdist",
     }
+
+
+def package_facts(directory: Path, package: str, version: str, settings: Settings) -> dict[str, object]:
+    """``facts["package"]``: the artifact, its metadata and its release history (harness.facts.package,
+    harness.facts.pypi_index)."""
+    from harness.facts import FACTS_VERSION
+    from harness.facts.package import collect_package_facts
+    from harness.facts.pypi_index import index_facts
+
+    artifact = artifact_file(directory)
+    facts: dict[str, object] = {"facts_version": FACTS_VERSION, **_artifact_facts(artifact)}
+    if artifact is not None:
+        facts |= collect_package_facts(artifact)
+    return facts | index_facts(package, version, settings, cache_dir=directory)
+
+
+def _fetched(
+    info: SourceInfo, target: Path, package: str, version: str, settings: Settings, *, cached: bool, log: str
+) -> FetchedSource:
+    return FetchedSource(
+        info=info,
+        checkout=None,
+        cached=cached,
+        log=log,
+        artifact=artifact_file(target),
+        facts=package_facts(target, package, version, settings),
+    )
 
 
 def download_args(settings: Settings) -> list[str]:
@@ -75,9 +109,7 @@ def fetch_pypi(manifest: Manifest, settings: Settings) -> FetchedSource:
     info = SourceInfo(kind="pypi", url=url, version=src.version, ref=src.ref)
     target = release_dir(settings, src.package, src.version)
     if (target / MARKER).is_file():
-        return FetchedSource(
-            info=info, checkout=None, cached=True, facts=_artifact_facts(target), log=f"cached: {target.name}"
-        )
+        return _fetched(info, target, src.package, src.version, settings, cached=True, log=f"cached: {target.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -103,18 +135,21 @@ def fetch_pypi(manifest: Manifest, settings: Settings) -> FetchedSource:
             ) from None
         log = proc.stdout + proc.stderr
         if proc.returncode != 0:
-            lines = (
-                [ln for ln in log.splitlines() if "ERROR" in ln] or log.splitlines()[-1:] or ["pip failed"]
-            )
+            lines = [ln for ln in log.splitlines() if "ERROR" in ln] or log.splitlines()[-1:] or ["pip failed"]
+            network = classify_build(log)
             raise FetchError(
-                f"{src.package}=={src.version} could not be obtained: {lines[-1].strip()}", log_tail=log
+                f"{src.package}=={src.version} could not be obtained: {lines[-1].strip()}",
+                log_tail=log,
+                **({"failure_class": "network", "hint": network.hint} if network.failure_class == "network" else {}),
             )
         (tmp / MARKER).write_text(f"{src.package}=={src.version}\n")
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)  # atomic; fails when another process finished first
+        except OSError:
+            if not (target / MARKER).is_file():
+                shutil.rmtree(target, ignore_errors=True)  # a partial dir from an older harness: redo once
+                os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return FetchedSource(info=info, checkout=None, cached=False, facts=_artifact_facts(target), log=log)
+    return _fetched(info, target, src.package, src.version, settings, cached=False, log=log)

@@ -24,7 +24,9 @@ def nbaiot_unit_box(binary: bool = False) -> tuple[np.ndarray, np.ndarray, np.nd
     return X_train, X_test, y_train, y_test
 
 
-def train_mlp(X: np.ndarray, y: np.ndarray, *, hidden: int = 64, epochs: int = 60, lr: float = 1e-2) -> nn.Module:
+def train_mlp(
+    X: np.ndarray, y: np.ndarray, *, hidden: int = 64, epochs: int = 60, lr: float = 1e-2
+) -> nn.Module:
     """A seeded MLP fitted with full-batch Adam; returned in eval mode."""
     seed_everything()
     torch.set_num_threads(1)

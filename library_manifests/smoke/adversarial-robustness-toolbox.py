@@ -1,9 +1,10 @@
 """Smoke experiment for the Adversarial Robustness Toolbox (ART) on the N-BaIoT sample.
 
 Trains a multinomial logistic regression on the four-class N-BaIoT sample (benign, mirai_udp,
-gafgyt_udp, gafgyt_scan; ``_iot.load_nbaiot`` drops the leaky HH_jit_* columns), wraps it in ART's ``SklearnClassifier`` and attacks the test
-split with ART's ``FastGradientMethod`` (L-inf, ``eps`` in standardised feature units), within the
-range of the training features. Emits clean and adversarial accuracy. Seeded by HARNESS_SEED; a
+gafgyt_udp, gafgyt_scan; ``_iot.load_nbaiot`` drops the leaky HH_jit_* columns), wraps it in ART's
+``SklearnClassifier`` and attacks the test split with ART's ``FastGradientMethod`` (L-inf, ``eps``
+in standardised feature units, default 0.3, first argument), within the range of the training
+features. Emits clean and adversarial accuracy. Seeded by HARNESS_SEED; a
 few seconds on one CPU core; no download.
 """
 
@@ -35,8 +36,15 @@ def main() -> None:
     X_adv = attack.generate(x=X_test)
     adversarial = accuracy(classifier.predict(X_adv), y_test)
     perturbation = float(np.abs(X_adv - X_test).max())
-    emit_metrics({"clean_accuracy": clean, "adversarial_accuracy": adversarial, "eps": EPS,
-                  "max_perturbation": perturbation, "n_test": len(y_test)})
+    emit_metrics(
+        {
+            "clean_accuracy": clean,
+            "adversarial_accuracy": adversarial,
+            "eps": EPS,
+            "max_perturbation": perturbation,
+            "n_test": len(y_test),
+        }
+    )
 
 
 if __name__ == "__main__":

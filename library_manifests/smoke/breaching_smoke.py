@@ -35,8 +35,10 @@ model = IoTNet(nn.Flatten(), *trained)  # the server's current global model
 seed_everything()
 
 case = breaching.get_case_config("0_sanity_check", overrides=["user.provide_labels=True"])
-records = [{"inputs": torch.from_numpy(X_test[i:i + 1]), "labels": torch.from_numpy(y_test[i:i + 1])} for i in range(4)]
-user = breaching.cases.users.UserSingleStep(model, nn.CrossEntropyLoss(), records, SETUP, idx=0, cfg_user=case.user)
+records = [{"inputs": torch.from_numpy(X_test[i:i + 1]), "labels": torch.from_numpy(y_test[i:i + 1])}
+           for i in range(4)]
+user = breaching.cases.users.UserSingleStep(model, nn.CrossEntropyLoss(), records, SETUP, idx=0,
+                                            cfg_user=case.user)
 payload = {"parameters": [p.detach().clone() for p in model.parameters()], "buffers": None,
            "metadata": SimpleNamespace(shape=(len(features),), modality="tabular", classes=classes)}
 shared, truth = user.compute_local_updates(payload)
@@ -46,7 +48,8 @@ def error(reconstruction: dict) -> float:
     return float((reconstruction["data"].reshape(truth["data"].shape) - truth["data"]).pow(2).mean())
 
 
-analytic = breaching.attacks.prepare_attack(model, nn.CrossEntropyLoss(), breaching.get_attack_config("analytic"), SETUP)
+analytic_cfg = breaching.get_attack_config("analytic")
+analytic = breaching.attacks.prepare_attack(model, nn.CrossEntropyLoss(), analytic_cfg, SETUP)
 rec_analytic, _ = analytic.reconstruct([payload], [shared], {}, dryrun=False)
 
 dlg_cfg = breaching.get_attack_config(
@@ -57,7 +60,9 @@ rec_dlg, _ = dlg.reconstruct([payload], [shared], {}, dryrun=False)
 
 emit_metrics({
     "analytic_mse": error(rec_analytic),
-    "analytic_max_abs_error": float((rec_analytic["data"].reshape(truth["data"].shape) - truth["data"]).abs().max()),
+    "analytic_max_abs_error": float(
+        (rec_analytic["data"].reshape(truth["data"].shape) - truth["data"]).abs().max()
+    ),
     "dlg_mse": error(rec_dlg),
     "label_leaked": float(torch.equal(rec_analytic["labels"].sort()[0], truth["labels"].sort()[0])),
     "record_energy": float(truth["data"].pow(2).mean()),

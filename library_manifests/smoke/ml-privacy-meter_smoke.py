@@ -32,7 +32,8 @@ population = {"x": X_train[N_MEMBERS:N_MEMBERS + 400], "y": y_train[N_MEMBERS:N_
 
 model = train_mlp(members["x"], members["y"], hidden=128, epochs=300)
 target = PytorchModel(model_obj=model, loss_fn=nn.CrossEntropyLoss())
-target_data = Dataset(data_dict={"train": members, "test": non_members}, default_input="x", default_output="y")
+target_data = Dataset(data_dict={"train": members, "test": non_members}, default_input="x",
+                      default_output="y")
 population_data = Dataset(data_dict={"train": population}, default_input="x", default_output="y")
 
 logs = tempfile.mkdtemp(prefix="privacy-meter-", dir=os.environ.get("HARNESS_WORK_DIR"))

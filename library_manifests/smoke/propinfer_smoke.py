@@ -20,7 +20,8 @@ logging.getLogger("propinfer").setLevel(logging.WARNING)
 seed_everything()
 
 raw = pd.read_csv(data_dir() / NBAIOT_FILE)
-features = [c for c in raw.columns if c.startswith(("MI_", "H_", "HH_", "HpHp_")) and not c.startswith(LEAKY_PREFIX)]
+features = [c for c in raw.columns
+            if c.startswith(("MI_", "H_", "HH_", "HpHp_")) and not c.startswith(LEAKY_PREFIX)]
 frame = raw[features].astype(np.float64)
 frame = (frame - frame.mean()) / frame.std().replace(0.0, 1.0)
 frame["is_attack"] = raw["is_attack"].astype(np.int64)

@@ -12,7 +12,9 @@ import os
 import tempfile
 
 # SecML creates its data folders under the home directory at import: keep them in the work dir.
-os.environ.setdefault("SECML_HOME_DIR", tempfile.mkdtemp(prefix="secml-", dir=os.environ.get("HARNESS_WORK_DIR")))
+os.environ.setdefault(
+    "SECML_HOME_DIR", tempfile.mkdtemp(prefix="secml-", dir=os.environ.get("HARNESS_WORK_DIR"))
+)
 
 import numpy as np
 from _iot import emit_metrics, load_nbaiot, seed_everything
