@@ -1,8 +1,9 @@
 """How fast is the harness itself? Side by side, in one run, medians of several runs.
 
 1. ``harness evaluate`` with a warm (cached) environment vs the smoke script run directly in that
-   environment: the whole command, and one smoke repeat as the harness runs and measures it
-   (goal for the measured repeat: <= 1.05x the direct run).
+   environment: the whole command with one repeat (the import stage reuses the environment's cached
+   import verdict; goal <= 1.05x one direct run), and one smoke repeat as the harness runs and
+   measures it (goal <= 1.05x the direct run).
 2. The harness's ``build`` stage (fresh environment, warm package cache) vs plain ``uv venv`` +
    ``uv pip install`` of the same spec (goal <= 1.2x), and vs ``python -m venv`` + ``pip install``
    (reference).
@@ -28,10 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.config import load_settings
-from harness.envs.venv import VenvBackend, choose_python, install_env
+from harness.envs.venv import VenvBackend, choose_python, install_env, install_targets
 from harness.experiments import RUN_SCRIPT
 from harness.manifest import find_manifest
 from harness.pipeline import env_spec
+from harness.sources.pypi import artifact_file, release_dir
 
 HERE = Path(__file__).resolve().parent
 
@@ -114,6 +116,7 @@ def main() -> int:
 
         # -- 1. evaluate (warm) vs the script run directly --------------------------------------------
         direct, harness_total, harness_repeat, import_stage = [], [], [], []
+        import_cached = []
         for _ in range(args.runs):
             direct.append(timed(lambda: sh(direct_argv, env=direct_env, cwd=str(work))))
             t = time.perf_counter()
@@ -121,19 +124,26 @@ def main() -> int:
             harness_total.append(time.perf_counter() - t)
             harness_repeat.append(rec["experiments"][0]["repeats"][0]["wall_s"])
             import_stage.append(next(s["duration_s"] for s in rec["stages"] if s["name"] == "import"))
+            import_cached.append(next(s["cached"] for s in rec["stages"] if s["name"] == "import"))
             assert rec["facts"]["run"]["env_cached"] is True
         results["evaluate_warm"] = {
             "direct_script_s": median(direct),
             "harness_evaluate_s": median(harness_total),
             "harness_smoke_repeat_s": median(harness_repeat),
             "harness_import_stage_s": median(import_stage),
+            "import_stage_cached": import_cached,
             "ratio_repeat": median(harness_repeat) / median(direct),
             "ratio_whole_command": median(harness_total) / median(direct),
             "goal_repeat": 1.05,
+            "goal_whole_command": 1.05,
             "samples": {"direct": direct, "harness_repeat": harness_repeat, "harness_total": harness_total},
         }
 
         # -- 2. build stage vs plain uv vs python -m venv + pip -------------------------------------
+        # The build installs the file the fetch stage downloaded; the plain installs get the same targets.
+        src = manifest.source
+        fetched = artifact_file(release_dir(settings, src.package, src.version)) if src.kind == "pypi" else None
+        targets = install_targets(spec.requirements, fetched)
         interpreter = choose_python(spec.python).path
         constraints = tmp / "c.txt"
         constraints.write_text("".join(c + "\n" for c in spec.constraints))
@@ -142,7 +152,7 @@ def main() -> int:
         harness_build, plain_uv, plain_pip = [], [], []
         for i in range(args.runs):
             fresh = settings.with_overrides(cache_dir=tmp / f"cold-{i}")
-            built = backend.build(spec, None, fresh)
+            built = backend.build(spec, None, fresh, artifact=fetched)
             assert not built.cached
             harness_build.append(built.build_s)
             d = tmp / f"uv-{i}"
@@ -159,7 +169,7 @@ def main() -> int:
                         "-c",
                         str(constraints),
                         *links,
-                        *spec.requirements,
+                        *targets,
                     ],
                     env=base_env,
                 )
@@ -181,7 +191,7 @@ def main() -> int:
                         "-c",
                         str(constraints),
                         *links,
-                        *spec.requirements,
+                        *targets,
                     ]
                 )
 
@@ -198,7 +208,7 @@ def main() -> int:
         }
 
         # -- 3. cached build ----------------------------------------------------------------------
-        cached = [timed(lambda: backend.build(spec, None, settings)) for _ in range(args.runs)]
+        cached = [timed(lambda: backend.build(spec, None, settings, artifact=fetched)) for _ in range(args.runs)]
         results["cached_build"] = {"median_s": median(cached), "goal_s": 0.5}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -216,8 +226,8 @@ def main() -> int:
         (
             "harness evaluate, warm env, 1 repeat",
             f"{ev['harness_evaluate_s']:.2f} s",
-            f"{ev['ratio_whole_command']:.2f}x direct "
-            f"(incl. import stage {ev['harness_import_stage_s']:.2f} s)",
+            f"{ev['ratio_whole_command']:.3f}x direct (goal <= 1.05; "
+            f"import stage {ev['harness_import_stage_s']:.2f} s, cached {sum(ev['import_stage_cached'])}/{args.runs})",
         ),
         (
             "build stage (harness, uv)",

@@ -148,6 +148,48 @@ def undeclared(module: str) -> Classification:
     )
 
 
+_CANNOT_IMPORT_NAME = re.compile(r"cannot import name '([^']+)' from '([^']+)'")
+_RUNTIME_PATTERNS: list[tuple[str, tuple[str, ...], str]] = [
+    (
+        "missing-data",
+        ("Resource \x1b[93m", "nltk_data", "Searched in:\n    - '"),
+        "the library loads NLTK data when it runs: download the corpora it names into a folder and set "
+        "NLTK_DATA (an offline data cache); the harness never downloads",
+    ),
+    (
+        "network",
+        (
+            "Temporary failure in name resolution",
+            "Network is unreachable",
+            "Failed to establish a new connection",
+            "urlopen error",
+            "We couldn't connect to",
+            "ConnectionRefusedError",
+        ),
+        "the code downloads data or weights at run time: declare them in the manifest's experiment.data "
+        "and supply them through the data cache (run phases have no network)",
+    ),
+]
+
+
+def _known_runtime(log: str) -> Classification | None:
+    """Patterns with a precise cause and remedy, shared by the import check and experiment runs."""
+    for cls, needles, hint in _RUNTIME_PATTERNS:
+        if any(n in log for n in needles):
+            return Classification(cls, last_exception(log) or needles[0], hint)
+    found = _CANNOT_IMPORT_NAME.findall(log)
+    if found:
+        name, module = found[-1]
+        top = module.split(".")[0]
+        return Classification(
+            "import-error",
+            last_exception(log) or f"cannot import name '{name}' from '{module}'",
+            f"the code uses '{name}', which the installed {top} no longer provides: pin an older {top} "
+            "in environment.requirements (a counted patch) or use a newer release of the library",
+        )
+    return None
+
+
 def classify_import(log: str, own_imports: Iterable[str]) -> Classification:
     """A failed import check: an undeclared dependency, the library itself missing, or another error."""
     module = missing_module(log)
@@ -160,9 +202,9 @@ def classify_import(log: str, own_imports: Iterable[str]) -> Classification:
             f"the library's own module '{module}' is not installed",
             "check the install mode and the package name in the manifest",
         )
-    cuda = _cuda(log)
-    if cuda:
-        return cuda
+    known = _cuda(log) or _known_runtime(log)
+    if known:
+        return known
     return Classification(
         "import-error",
         last_exception(log) or "the import failed",
@@ -218,9 +260,9 @@ def classify_run(
             'exited 0 but printed no {"metrics": ...} line',
             "end the script with emit_metrics({...}) (library_manifests/smoke/_iot.py)",
         )
-    cuda = _cuda(log)
-    if cuda:
-        return cuda
+    known = _cuda(log) or _known_runtime(log)
+    if known:
+        return known
     module = missing_module(log)
     if module is not None and not _is_own(module, own_imports):
         return undeclared(module)

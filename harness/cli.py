@@ -25,16 +25,45 @@ app = typer.Typer(
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def _register() -> None:
-    # Each module owns its commands; registering them here keeps the app in one place.
-    from harness.commands import batch, catalogue, evaluate, images, inspect, report
+# Each module under harness/commands owns its commands; running one command imports only its module
+# (start-up time: the batch, inspect and image modules pull in Ray, GitPython and Docker helpers).
+COMMAND_MODULES = {
+    "list": "catalogue",
+    "validate": "catalogue",
+    "evaluate": "evaluate",
+    "inspect": "inspect",
+    "report": "report",
+    "rescore": "report",
+    "run": "batch",
+    "history": "batch",
+    "diff": "batch",
+    "nightly": "batch",
+    "image": "images",
+}
+MODULES = ("catalogue", "evaluate", "inspect", "report", "batch", "images")
+_registered: set[str] = set()
 
-    for module in (catalogue, evaluate, inspect, report, batch, images):
-        module.register(app)
+
+@app.callback()
+def _root() -> None:
+    # A callback keeps the app a group of commands even when only one command's module is registered.
+    pass
+
+
+def _register(argv: list[str] | None = None) -> None:
+    """Register the module of the command ``argv`` names (every module for help or an unknown name)."""
+    import importlib
+
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    names = (COMMAND_MODULES[command],) if command in COMMAND_MODULES else MODULES
+    for name in names:
+        if name not in _registered:
+            importlib.import_module(f"harness.commands.{name}").register(app)
+            _registered.add(name)
 
 
 def main(argv: list[str] | None = None) -> int:
-    _register()
+    _register(argv)
     try:
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int) and rc:  # typer.Exit(code) comes back as a return value here

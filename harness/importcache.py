@@ -59,7 +59,7 @@ def cache_key(env: BuiltEnv, imports: list[str], python_path: list[str], device:
 
 def _path(env: BuiltEnv, key: str) -> Path | None:
     location = Path(env.location)
-    if not (location.is_absolute() and location.is_dir()):
+    if not location.is_dir():  # an image tag, not a folder
         return None
     return location / f"{PREFIX}{key}.json"
 

@@ -129,12 +129,14 @@ def env_spec(manifest: Manifest, settings: Settings, device: str, installer: str
     )
 
 
-def job_id_for(manifest: Manifest, settings: Settings, backend: str, device: str, profile: str) -> str:
+def job_id_for(
+    manifest: Manifest, settings: Settings, backend: str, device: str, profile: str, python: str | None = None
+) -> str:
     """The deterministic id of this evaluation (the batch runner's formula, so --resume matches)."""
     from harness.batch.jobs import environment_hash, job_id, source_pin
 
     return job_id(
-        manifest.slug, source_pin(manifest), environment_hash(manifest, settings), backend, device, profile
+        manifest.slug, source_pin(manifest), environment_hash(manifest, settings), backend, device, profile, python
     )
 
 
@@ -357,7 +359,7 @@ def evaluate(
         facts["repository" if source.kind == "git" else "package"] = dict(fetched.facts)
     record = ResultRecord(
         run_id=run_id,
-        job_id=job_id_for(manifest, settings, backend.kind, device, options.profile),
+        job_id=job_id_for(manifest, settings, backend.kind, device, options.profile, options.python),
         library=manifest.slug,
         started_at=started_at,
         finished_at=_now(),

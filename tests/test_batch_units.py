@@ -35,6 +35,39 @@ def test_job_id_is_deterministic_and_covers_every_input() -> None:
     assert len(variants) == len(base) and job_id(*base) not in variants
 
 
+def test_job_id_counts_a_requested_python() -> None:
+    """``--python X.Y`` (docker) makes another job; without it the id is the six-input id it always was."""
+    import hashlib
+
+    base = ("lib", "lib==1.0", "e" * 16, "docker", "cpu", "default")
+    assert job_id(*base, None) == job_id(*base)
+    six = {"library": "lib", "pin": "lib==1.0", "env": "e" * 16, "backend": "docker", "device": "cpu",
+           "profile": "default"}
+    assert job_id(*base) == hashlib.sha256(json.dumps(six, sort_keys=True).encode()).hexdigest()[:16]
+    assert len({job_id(*base), job_id(*base, "3.10"), job_id(*base, "3.11")}) == 3
+
+
+def test_jobs_and_records_carry_the_python(tmp_path: Path) -> None:
+    from harness.batch.jobs import plan_jobs
+    from harness.batch.runner import BatchOptions, _options_for
+    from harness.pipeline import job_id_for
+
+    manifest = parse_manifest(_manifest(), "lib.yaml")
+    settings = Settings(cache_dir=tmp_path)
+    plain = make_job(manifest, settings, "docker", "cpu", "default")
+    py310 = make_job(manifest, settings, "docker", "cpu", "default", "3.10")
+    assert plain.job_id != py310.job_id and py310.python == "3.10" and "python" not in plain.to_json()
+    assert py310.to_json()["python"] == "3.10" and py310.label == "lib [docker/cpu/py3.10]"
+    jobs = plan_jobs([manifest], settings, backend="docker", devices=["cpu"], profile="default", python="3.10")
+    assert [j.job_id for j in jobs] == [py310.job_id]
+    # the pipeline stamps the same id on the record, and the batch passes the Python to it
+    assert job_id_for(manifest, settings, "docker", "cpu", "default", "3.10") == py310.job_id
+    assert job_id_for(manifest, settings, "docker", "cpu", "default") == plain.job_id
+    options = BatchOptions(backend="docker", python="3.10")
+    assert _options_for(py310, options, "run-1").python == "3.10"
+    assert BatchOptions.from_json(options.to_json()) == options  # a resumed run keeps its Python
+
+
 def test_job_from_manifest_uses_pin_environment_and_constraints(tmp_path: Path) -> None:
     manifest = parse_manifest(_manifest(cpus=2, memory_mb=512), "lib.yaml")
     settings = Settings(cache_dir=tmp_path)
@@ -116,3 +149,39 @@ def test_journal_skips_a_torn_line_and_isolates_it(tmp_path: Path) -> None:
     assert latest_journal(tmp_path) == path  # not completed: it is what --resume picks
     with pytest.raises(UsageError, match="use --resume"):
         Journal.create(tmp_path, "run-1", {})
+
+
+def test_a_run_with_cpu_and_gpu_records_is_rescored_as_pairs(tmp_path: Path) -> None:
+    """After a batch, the run's records are scored together: the GPU speed-up pairs CPU and GPU runs.
+
+    Golden evasion-kit (venv, default): CPU smoke mean 5 s, GPU 4 s -> 1.25x -> credit 0.5; applicability
+    with the pair 9.3 (CPU) and 9.1 (GPU), as hand-computed in tests/test_scoring_golden.py.
+    """
+    from scoring_support import copy_golden, golden
+
+    from harness.batch.runner import BatchResult
+    from harness.commands.batch import rescore_run
+    from harness.scoring import score_record
+    from harness.scoring.rescore import load_overlay, record_key
+
+    results = copy_golden(tmp_path / "results")
+    settings = Settings(cache_dir=tmp_path / "cache", results_dir=results)
+    # as the pipeline stores them: each scored alone when it was made
+    cpu, gpu = (
+        rec.model_copy(update={"scores": score_record(rec)})
+        for rec in (golden("evasion-kit--venv--cpu--default"), golden("evasion-kit--venv--gpu--default"))
+    )
+    alone = next(c for c in cpu.scores["applicability"]["checks"] if c["check"] == "gpu_speedup")
+    assert alone["outcome"] == "inconclusive"
+    only_cpu = BatchResult(run_id="golden-run-1", planned=1, skipped=0, records=[cpu])
+    assert rescore_run(settings, only_cpu) is None  # nothing to pair, nothing written
+    both = BatchResult(run_id="golden-run-1", planned=2, skipped=0, records=[cpu, gpu])
+    written = rescore_run(settings, both)
+    assert written is not None and written.parent == results / "scores"
+    overlay = load_overlay(results)
+    assert set(overlay) == {record_key(cpu), record_key(gpu)}
+    for rec, expected in ((cpu, 9.3), (gpu, 9.1)):
+        app = overlay[record_key(rec)]["applicability"]
+        speedup = next(c for c in app["checks"] if c["check"] == "gpu_speedup")
+        assert (speedup["outcome"], speedup["value"], app["score"]) == ("measured", 1.25, expected)
+    assert rescore_run(settings, both) is None  # already scored so: no new file

@@ -40,6 +40,21 @@ def test_other_import_errors() -> None:
     c = classify_import("ImportError: cannot import name 'foo' from 'bar'", ["bar"])
     assert c.failure_class == "import-error"
     assert c.message == "ImportError: cannot import name 'foo' from 'bar'"
+    assert "the installed bar no longer provides" in c.hint and "'foo'" in c.hint
+
+
+def test_nltk_data_and_network_have_precise_classes() -> None:
+    nltk_log = (
+        "LookupError: \n**********\n  Resource \x1b[93mstopwords\x1b[0m not found.\n"
+        "  Searched in:\n    - '/home/u/nltk_data'\n"
+    )
+    c = classify_import(nltk_log, ["textattack"])
+    assert c.failure_class == "missing-data"
+    assert "NLTK_DATA" in c.hint
+    net = "urllib.error.URLError: <urlopen error [Errno -3] Temporary failure in name resolution>"
+    c = classify_import(net, ["lib"])
+    assert c.failure_class == "network"
+    assert "experiment.data" in c.hint
 
 
 def test_build_classes() -> None:

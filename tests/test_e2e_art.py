@@ -70,6 +70,17 @@ def test_evaluate_art_for_real(
     assert rec["patches"] and rec["patches"][0]["requirement"] == "packaging"
     assert rec["facts"]["run"]["patches_count"] == 1
     assert rec["facts"]["run"]["import_versions"]["art"] == "1.20.1"
+    # the release's own facts (ART 1.20.1's wheel: License "MIT", 6 unbounded Requires-Dist, a README)
+    pkg = rec["facts"]["package"]
+    assert pkg["artifact"] == "adversarial_robustness_toolbox-1.20.1-py3-none-any.whl"
+    assert (pkg["license"], pkg["dependency_declaration"]) == ("MIT", ["Requires-Dist"]) and pkg["readme"]["present"]
+    assert pkg["dependencies"] == {"total": 6, "pinned": 0, "bounded": 0, "unbounded": 6}
+    if pkg["index_status"] == "ok":  # the JSON API of the index (pypi.org): uploaded 2025-07-07
+        assert pkg["release_date"].startswith("2025-07-07")
+    acc = {c["check"]: c["outcome"] for c in rec["scores"]["accessibility"]["checks"]}
+    assert (acc["has_license"], acc["install_docs"], acc["dependencies_declared"]) == ("pass", "pass", "pass")
+    families = ["adversarial", "poisoning", "model-extraction", "membership-inference"]
+    assert rec["facts"]["manifest"]["families"] == families  # the manifest's catalogue facts
     stored = list(results_dir.glob(f"{SLUG}--venv--cpu--default--*.json"))
     assert len(stored) == 1
     assert json.loads(stored[0].read_text())["run_id"] == rec["run_id"]
@@ -78,4 +89,7 @@ def test_evaluate_art_for_real(
     build = next(s for s in again["stages"] if s["name"] == "build")
     assert build["status"] == "passed" and build["cached"] is True
     assert again["facts"]["run"]["env_cached"] is True
+    imported = next(s for s in again["stages"] if s["name"] == "import")
+    assert imported["status"] == "passed" and imported["cached"] is True  # the first run's verdict
+    assert again["facts"]["run"]["import_versions"]["art"] == "1.20.1"
     assert len(list(results_dir.glob("*.json"))) == 2

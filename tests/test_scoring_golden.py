@@ -223,3 +223,17 @@ def test_bounded_counts_pinned_once() -> None:
     )
     out = run_probes(record)["dependencies_bounded"]
     assert (out.kind, out.value) == ("value", 0.75)
+
+
+def test_evaluate_summary_lists_the_rubric_dimensions() -> None:
+    """The summary line under `harness evaluate`: one part per dimension, never the "rubric" stamp."""
+    from harness.commands.evaluate import score_line
+
+    scores = score_record(golden("evasion-kit--venv--cpu--default"))
+    assert "rubric" in scores
+    # accessibility: all 8 conclusive; usability: clear_failure inconclusive; applicability: the two
+    # GPU checks inconclusive without peers (see EXPECTED above)
+    assert score_line(scores) == (
+        "accessibility 9.5 (8/8 checks), usability 9.0 (5/6 checks), applicability 9.8 (6/8 checks)"
+    )
+    assert score_line({}) == "accessibility n/a, usability n/a, applicability n/a"

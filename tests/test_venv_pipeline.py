@@ -76,7 +76,8 @@ def make_wheel(dest: Path, name: str, version: str, files: dict[str, str], metad
     """
     dist = f"{name.replace('-', '_')}-{version}"
     entries = {path: text.encode() for path, text in files.items()}
-    entries[f"{dist}.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{metadata}".encode()
+    header = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    entries[f"{dist}.dist-info/METADATA"] = (header + metadata).encode()
     entries[f"{dist}.dist-info/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
@@ -205,7 +206,7 @@ def statuses(record: ResultRecord) -> dict[str, str]:
 
 
 def test_all_stages_pass_then_build_is_cached(make_manifest_data: Any, settings: Settings) -> None:
-    m = manifest(make_manifest_data)
+    m = manifest(make_manifest_data, taxonomy__frameworks=["sklearn"])
     calls: list[tuple[str, str]] = []
     rec = evaluate(m, EvaluateOptions(repeats=2), settings, lambda s, st, _: calls.append((s, st)))
     assert statuses(rec) == dict.fromkeys(("fetch", "build", "import", "smoke", "reproduce"), "passed"), rec.stages[
@@ -306,7 +307,7 @@ def test_install_targets_replace_only_the_pinned_release(tmp_path: Path) -> None
     assert install_targets(reqs, whl) == [f"tiny-lib[fast] @ {uri}", "numpy<3"]
     assert install_targets(reqs, None) == list(reqs)
     assert install_targets(("numpy<3",), whl) == ["numpy<3"]  # no pin of that release: nothing replaced
-    with pytest.raises(BuildError, match="is version 1.0, but the environment needs 'tiny-lib==2.0'"):
+    with pytest.raises(BuildError, match=r"is version 1\.0, but the environment needs 'tiny-lib==2\.0'"):
         install_targets(("tiny-lib==2.0",), whl)
 
 
@@ -587,7 +588,7 @@ def test_a_harness_bug_is_an_error_stage_not_a_crash(
 ) -> None:
     from harness.envs.venv import VenvBackend
 
-    def broken_build(*_: object) -> None:
+    def broken_build(*_: object, **__: object) -> None:
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(VenvBackend, "build", broken_build)
@@ -603,3 +604,30 @@ def test_a_harness_bug_is_an_error_stage_not_a_crash(
     assert build is not None and build.failure is not None
     assert build.failure.failure_class == "harness-error" and "ZeroDivisionError: boom" in build.failure.message
     assert "broken_build" in build.log_tail  # the traceback
+
+
+def test_import_cache_keys_and_unreadable_entries(tmp_path: Path) -> None:
+    """The stored verdict is per (environment, imports, python_path, device, limits); junk reads as a miss."""
+    from harness import importcache
+    from harness.envs.base import BuiltEnv, Limits, ProcessResult
+
+    env = BuiltEnv(kind="venv", fingerprint="f" * 16, location=str(tmp_path), python="python",
+                   python_version="3.11.7", cached=True)
+    key = importcache.cache_key(env, ["tinylib"], [], "cpu", Limits())
+    others = {
+        importcache.cache_key(env, ["tinylib", "tinylib.sub"], [], "cpu", Limits()),
+        importcache.cache_key(env, ["tinylib"], ["src"], "cpu", Limits()),
+        importcache.cache_key(env, ["tinylib"], [], "gpu", Limits()),
+        importcache.cache_key(env, ["tinylib"], [], "cpu", Limits(cpus=1, memory_bytes=2**30, gpu=False)),
+    }
+    assert key not in others and len(others) == 4
+    assert importcache.lookup(env, key) is None
+    result = ProcessResult(exit_code=0, wall_s=1.23456, cpu_s=0.5, peak_rss_bytes=42 * 2**20)
+    stored = importcache.store(env, key, result, {"tinylib": "1.0"})
+    assert stored is not None and importcache.lookup(env, key) == stored
+    assert (stored.wall_s, stored.peak_rss_bytes, stored.versions) == (1.2346, 42 * 2**20, {"tinylib": "1.0"})
+    (tmp_path / f"{importcache.PREFIX}{key}.json").write_text("{not json")
+    assert importcache.lookup(env, key) is None
+    image = BuiltEnv(kind="docker", fingerprint="f" * 16, location="harness-env/tinylib:1.0-py3.11-abc",
+                     python="/opt/venv/bin/python", python_version="3.11.7", cached=True)
+    assert importcache.store(image, key, result, {}) is None and importcache.lookup(image, key) is None

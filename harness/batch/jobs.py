@@ -1,9 +1,10 @@
 """Batch jobs: what one evaluation in a batch is, its deterministic id, and its resource request.
 
-A job is one (library, backend, device, profile) evaluation. Its id is a hash of the library, the
-pinned commit or version, the environment hash (the manifest's environment section plus the contents
-of the user's constraint files), the backend, the device and the profile: the same inputs give the
-same id on every run, which is what lets ``--resume`` recognise work that is already stored.
+A job is one (library, backend, device, profile[, Python]) evaluation. Its id is a hash of the
+library, the pinned commit or version, the environment hash (the manifest's environment section plus
+the contents of the user's constraint files), the backend, the device, the profile and, when one was
+requested (``--python X.Y``, docker), the Python version: the same inputs give the same id on every
+run, which is what lets ``--resume`` recognise work that is already stored.
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ from harness.errors import UsageError
 from harness.manifest import Manifest, load_all
 
 
-def job_id(library: str, pin: str, env_hash: str, backend: str, device: str, profile: str) -> str:
-    """The deterministic id of one evaluation: 16 hex digits of a sha256 over its named inputs."""
-    blob = json.dumps(
-        {"library": library, "pin": pin, "env": env_hash, "backend": backend, "device": device,
-         "profile": profile},
-        sort_keys=True,
-    ).encode()
+def job_id(
+    library: str, pin: str, env_hash: str, backend: str, device: str, profile: str, python: str | None = None
+) -> str:
+    """The deterministic id of one evaluation: 16 hex digits of a sha256 over its named inputs.
+
+    ``python`` (a requested ``X.Y``) only enters the hash when given, so ids without one are unchanged.
+    """
+    inputs = {"library": library, "pin": pin, "env": env_hash, "backend": backend, "device": device,
+              "profile": profile}
+    if python is not None:
+        inputs["python"] = python
+    blob = json.dumps(inputs, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -70,16 +76,20 @@ class Job:
     device: str
     profile: str
     resources: Resources
+    python: str | None = None  # the requested Python X.Y (docker), None: the backend's choice
 
     @property
     def label(self) -> str:
         return f"{self.library} [{self.backend}/{self.device}" + (
-            f"/{self.profile}]" if self.profile != "default" else "]"
-        )
+            f"/{self.profile}" if self.profile != "default" else ""
+        ) + (f"/py{self.python}]" if self.python else "]")
 
     def to_json(self) -> dict[str, object]:
-        return {"job_id": self.job_id, "library": self.library, "backend": self.backend,
-                "device": self.device, "profile": self.profile}
+        data: dict[str, object] = {"job_id": self.job_id, "library": self.library, "backend": self.backend,
+                                   "device": self.device, "profile": self.profile}
+        if self.python is not None:
+            data["python"] = self.python
+        return data
 
 
 def resources_for(manifest: Manifest, device: str, profile: str) -> Resources:
@@ -96,11 +106,13 @@ def resources_for(manifest: Manifest, device: str, profile: str) -> Resources:
                      gpu_memory_bytes=int(gpu_mb) * 1024**2 if (on_gpu and gpu_mb) else None)
 
 
-def make_job(manifest: Manifest, settings: Settings, backend: str, device: str, profile: str) -> Job:
+def make_job(
+    manifest: Manifest, settings: Settings, backend: str, device: str, profile: str, python: str | None = None
+) -> Job:
     jid = job_id(manifest.slug, source_pin(manifest), environment_hash(manifest, settings), backend,
-                 device, profile)
+                 device, profile, python)
     return Job(job_id=jid, library=manifest.slug, backend=backend, device=device, profile=profile,
-               resources=resources_for(manifest, device, profile))
+               resources=resources_for(manifest, device, profile), python=python)
 
 
 def select_manifests(
@@ -127,12 +139,13 @@ def select_manifests(
 
 
 def plan_jobs(
-    manifests: list[Manifest], settings: Settings, *, backend: str, devices: list[str], profile: str
+    manifests: list[Manifest], settings: Settings, *, backend: str, devices: list[str], profile: str,
+    python: str | None = None,
 ) -> list[Job]:
     """Every (library, device) job, in a stable order, without duplicates."""
     jobs: dict[str, Job] = {}
     for manifest in manifests:
         for device in devices:
-            job = make_job(manifest, settings, backend, device, profile)
+            job = make_job(manifest, settings, backend, device, profile, python)
             jobs.setdefault(job.job_id, job)
     return list(jobs.values())

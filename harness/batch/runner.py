@@ -48,16 +48,18 @@ class BatchOptions:
     repeats: int = 3
     timeout_s: float | None = None
     seed: int = 0
+    python: str | None = None  # docker: the base image's Python X.Y (part of each job's id)
 
     def to_json(self) -> dict[str, Any]:
         return {"backend": self.backend, "devices": list(self.devices), "profile": self.profile,
-                "repeats": self.repeats, "timeout_s": self.timeout_s, "seed": self.seed}
+                "repeats": self.repeats, "timeout_s": self.timeout_s, "seed": self.seed, "python": self.python}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BatchOptions:
         return cls(backend=str(data.get("backend", "venv")), devices=tuple(data.get("devices") or ("cpu",)),
                    profile=str(data.get("profile", "default")), repeats=int(data.get("repeats", 3)),
-                   timeout_s=data.get("timeout_s"), seed=int(data.get("seed", 0)))
+                   timeout_s=data.get("timeout_s"), seed=int(data.get("seed", 0)),
+                   python=data.get("python"))
 
 
 @dataclass
@@ -197,7 +199,8 @@ def summary_status(record: ResultRecord) -> str:
 
 def _options_for(job: Job, options: BatchOptions, run_id: str) -> EvaluateOptions:
     return EvaluateOptions(backend=job.backend, device=job.device, repeats=options.repeats,
-                           timeout_s=options.timeout_s, profile=job.profile, seed=options.seed, run_id=run_id)
+                           timeout_s=options.timeout_s, profile=job.profile, seed=options.seed, run_id=run_id,
+                           python=job.python)
 
 
 def _resume_plan(
@@ -232,7 +235,7 @@ def run_batch(
         raise UsageError("harness run: nothing selected")
     run_id = run_id or new_run_id()
     jobs = plan_jobs(manifests, settings, backend=options.backend, devices=list(options.devices),
-                     profile=options.profile)
+                     profile=options.profile, python=options.python)
     by_slug = {m.slug: m for m in manifests}
     if resume:
         journal = Journal(journal_path(results_dir, run_id), run_id)

@@ -91,20 +91,39 @@ def execute_batch(
     from harness.batch.jobs import select_manifests
     from harness.pipeline import get_backend
 
-    get_backend(options.backend)  # an unavailable backend is a usage error before anything runs
+    get_backend(options.backend, options.python)  # an unavailable backend: a usage error before anything runs
     manifests = None
     if selection.given or not resume:
         manifests = select_manifests(settings, all_=selection.all_, libs=list(selection.libs),
                                      category=selection.category)
     runner = make_executor(executor, jobs, address, settings)
     try:
-        return run_batch(manifests, options, settings, runner, make_display(quiet), resume=resume,
-                         run_id=run_id)
+        result = run_batch(manifests, options, settings, runner, make_display(quiet), resume=resume,
+                           run_id=run_id)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT.value)
         err.print(f"batch interrupted ({signal.Signals(signum).name}); stored records are kept: "
                   "continue with harness run --resume", highlight=False)
         raise typer.Exit(128 + signum) from None
+    written = rescore_run(settings, result)
+    if written is not None:
+        err.print(f"scores with the run's CPU/GPU pairs: {written}", highlight=False)
+    return result
+
+
+def rescore_run(settings: Settings, result: BatchResult) -> Path | None:
+    """Score the run's records against each other, as ``harness rescore`` does.
+
+    Each record was scored alone when it was made, so a GPU record's speed-up over its CPU run (and
+    the CPU record's) is inconclusive there; scored together, the pairs count. The scores go to a
+    scores file (records are never edited), which the report and ``harness rescore`` read; nothing
+    is written when no score changes (e.g. a CPU-only run).
+    """
+    from harness.scoring.rescore import rescore
+
+    if len({(r.library, r.device) for r in result.records}) == len({r.library for r in result.records}):
+        return None  # one device per library: nothing to pair
+    return rescore(result.records, settings.results_dir).written
 
 
 def regressions_against_previous(settings: Settings, run_id: str, thresholds: Thresholds) -> RunDiff | None:
@@ -170,6 +189,7 @@ def register(app: typer.Typer) -> None:
         timeout: float | None = typer.Option(None, "--timeout", min=1, help="seconds per experiment run"),
         profile: str = typer.Option("default", "--profile", help="default, edge-1g or gateway-4g"),
         seed: int = typer.Option(0, "--seed", help="HARNESS_SEED passed to every run"),
+        python: str | None = typer.Option(None, "--python", help="docker: Python X.Y of the base images"),
         jobs: int | None = typer.Option(None, "--jobs", min=1, help="evaluations at once (default: cores)"),
         executor: str = typer.Option("local", "--executor", help="local or ray"),
         address: str | None = typer.Option(None, "--address", help="Ray cluster address (--executor ray)"),
@@ -190,7 +210,7 @@ def register(app: typer.Typer) -> None:
         if run_id and not resume:
             raise UsageError("--run-id: only with --resume (a new run gets a fresh id)")
         options = BatchOptions(backend=backend, devices=resolve_devices(device, profile), profile=profile,
-                               repeats=repeats, timeout_s=timeout, seed=seed)
+                               repeats=repeats, timeout_s=timeout, seed=seed, python=python)
         libs = tuple(slug for item in lib for slug in item.split(",") if slug)
         selection = Selection(all_=all_, libs=libs, category=category)
         result = execute_batch(settings, selection, options, jobs=jobs, executor=executor, address=address,

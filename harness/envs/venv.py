@@ -7,6 +7,8 @@ satisfies the manifest's specifier (``UV_PYTHON_DOWNLOADS=never``: nothing is do
 user's back). Every install gets the constraint lines of the spec (the user's constraint files,
 fingerprinted by content), the find-links, index URLs and CA bundle of the user's settings.
 uv's cache hardlinks packages into environments, so big wheels are stored once across envs.
+A PyPI release is installed from the very file the fetch stage downloaded (``install_targets``:
+``name @ file://...`` in place of the spec's ``name==version``); the fingerprint names the release.
 """
 
 from __future__ import annotations

@@ -33,8 +33,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.facts import dependencies, frameworks, history, layout, licence
-from harness.facts.tree import walk
 from harness.records import SourceInfo
 
 FACTS_VERSION = 1
@@ -43,6 +41,10 @@ FACTS_VERSION = 1
 def collect_repo_facts(checkout: Path, source: SourceInfo | None = None, *,
                        on_pypi: bool | None = None) -> dict[str, Any]:
     """The raw facts of ``checkout`` (a git work tree or an unpacked source tree)."""
+    # imported here: importing harness.facts.package (PyPI facts) must not pull in git's helpers
+    from harness.facts import dependencies, frameworks, history, layout, licence
+    from harness.facts.tree import walk
+
     tree = walk(checkout)
     spdx, licence_file = licence.detect(tree)
     facts: dict[str, Any] = {"facts_version": FACTS_VERSION, "license": spdx, "license_file": licence_file}

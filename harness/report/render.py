@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import pandas as pd
 from markupsafe import Markup
 
 from harness.config import load_settings
@@ -89,10 +88,19 @@ def fmt_value(value: float | None, unit: str) -> str:
     return f"{value:g} {unit}".strip()
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates in jinja2's per-user cache folder (saves compiling them on every command)."""
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # no safe per-user temp folder: compile every time
+        return None
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
+        bytecode_cache=_bytecode_cache(),
         autoescape=True,  # everything from records is text, never markup
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -299,6 +307,8 @@ def _overview_html(libraries: Sequence[LibraryView], rows: Sequence[Row], n_reco
 
 
 def _exports(rows: Sequence[Row], reports_dir: Path) -> None:
+    import pandas as pd  # only the exports need it (start-up time of `harness evaluate`)
+
     frame = pd.DataFrame([r.export() for r in rows], columns=list(EXPORT_COLUMNS))
     _write(reports_dir / "overview.csv", frame.to_csv(index=False))
     as_json = frame.to_json(orient="records", indent=2) if rows else "[]"

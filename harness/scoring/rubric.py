@@ -21,6 +21,7 @@ from harness.errors import UsageError
 Dimension = Literal["accessibility", "usability", "applicability"]
 DIMENSIONS: tuple[Dimension, ...] = ("accessibility", "usability", "applicability")
 DEFAULT_RUBRIC = Path(__file__).with_name("rubric.yaml")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the rubric ~10x faster
 
 
 class RubricError(UsageError):
@@ -121,7 +122,7 @@ def _load(path: Path, mtime_ns: int, size: int) -> Rubric:
     except OSError as exc:
         raise RubricError(f"{path}: (file): {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # a safe loader (libyaml's when built)
     except yaml.YAMLError as exc:
         raise RubricError(f"{path}: (yaml): invalid YAML: {getattr(exc, 'problem', exc)}") from None
     return parse_rubric(data, str(path))

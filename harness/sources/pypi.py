@@ -119,6 +119,8 @@ def fetch_pypi(manifest: Manifest, settings: Settings) -> FetchedSource:
             "pip",
             "download",
             "--no-deps",
+            # the release is for the library's Python, not necessarily the harness's own
+            "--ignore-requires-python",
             "--disable-pip-version-check",
             "--quiet",
             "--dest",
