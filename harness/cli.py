@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
 
+from harness.console import make_console
 from harness.errors import HarnessError, ManifestError
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True, soft_wrap=True)
+err_console = make_console()
 
 
 # Each module under harness/commands owns its commands; running one command imports only its module
@@ -62,6 +62,11 @@ def _register(argv: list[str] | None = None) -> None:
             _registered.add(name)
 
 
+def _is_click(exc: BaseException, name: str) -> bool:
+    """Whether exc is click's `name` exception, from click itself or from the copy newer typer ships."""
+    return any(cls.__name__ == name and cls.__module__.split(".")[-1] == "exceptions" for cls in type(exc).__mro__)
+
+
 def main(argv: list[str] | None = None) -> int:
     _register(argv)
     try:
@@ -81,12 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("interrupted")
         return 130
     except Exception as exc:  # click usage errors, or a harness bug
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
+        if _is_click(exc, "ClickException"):  # a bad flag, a missing option, an unknown command
+            exc.show(file=sys.stderr)  # type: ignore[attr-defined]
             return 2
-        if isinstance(exc, click.exceptions.Abort):
+        if _is_click(exc, "Abort"):
             return 130
         err_console.print_exception()
         return 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ IMPORT_TIMEOUT_S = 600.0
 HELPERS_DIR = ".harness-pythonpath"
 # Runs a script as __main__ without putting its folder first on sys.path (``python -P`` is 3.11+).
 RUN_SCRIPT = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+BAD_METRICS_HINT = ("emit_metrics({name: number, ...}) with at least one finite number per metric "
+                    "(library_manifests/smoke/_iot.py); a NaN or an infinity is a failed run, not a result")
 _THREAD_VARS = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -123,29 +126,45 @@ def check_data(experiment: Experiment, settings: Settings) -> None:
             )
 
 
-def parse_metrics(stdout: str) -> dict[str, float] | None:
-    """The numbers of the last ``{"metrics": {...}}`` line on stdout (None when there is none)."""
+def parse_metrics(stdout: str) -> tuple[dict[str, float] | None, str | None]:
+    """The numbers of the last ``{"metrics": {...}}`` line on stdout (None when there is none), and
+    what is wrong with that line, if anything: an empty ``metrics`` object, or a value that is not a
+    finite number (NaN, Infinity, a string, a boolean); only the finite numbers are returned."""
     for line in reversed(stdout.splitlines()):
         line = line.strip()
         if not (line.startswith("{") and '"metrics"' in line):
             continue
         try:
             data = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         metrics = data.get("metrics") if isinstance(data, dict) else None
-        if isinstance(metrics, dict):
-            return {
-                str(k): float(v)
-                for k, v in metrics.items()
-                if isinstance(v, int | float) and not isinstance(v, bool)
-            }
-    return None
+        if not isinstance(metrics, dict):
+            continue
+        good: dict[str, float] = {}
+        bad: list[str] = []
+        for k, v in metrics.items():
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                good[str(k)] = float(v)
+            else:
+                bad.append(f"{str(k)[:60]}={json.dumps(v)[:40]}")
+        if bad:
+            return good, f"metric values that are not finite numbers: {', '.join(bad[:10])}"
+        if not good:
+            return good, 'the {"metrics": ...} line names no metric'
+        return good, None
+    return None, None
 
 
 def experiment_argv(experiment: Experiment, ctx: RunContext) -> tuple[list[str], Path]:
     if experiment.script is not None:
         script = ctx.settings.manifests_dir / experiment.script
+        if not script.resolve().is_relative_to(ctx.settings.manifests_dir.resolve()):
+            raise ExperimentError(
+                f"smoke script '{experiment.script}' resolves outside the manifests folder",
+                failure_class="crash",
+                hint="experiments[].script is a file under library_manifests/ (no link out of it)",
+            )
         if not script.is_file():
             raise ExperimentError(
                 f"smoke script '{experiment.script}' does not exist",
@@ -209,7 +228,9 @@ def run_experiment(
             ctx.env, argv, cwd=cwd, env_vars=experiment_env(ctx), timeout_s=limit, limits=ctx.limits
         )
         runs.append(result)
-        metrics = parse_metrics(result.stdout)
+        metrics, problem = parse_metrics(result.stdout)
+        if problem is not None:
+            metrics = {}  # a failed repeat: nothing of it is judged (reproducibility counts exit 0 + metrics)
         done.append(
             Repeat(
                 metrics=metrics or {},
@@ -222,6 +243,8 @@ def run_experiment(
             )
         )
         failure = classify_run(result, ctx.manifest.imports, metrics_found=metrics is not None)
+        if failure is None and problem is not None:  # exit 0, but the metrics line is unusable
+            failure = Classification("no-metrics", problem, BAD_METRICS_HINT)
         if failure is not None:
             return ExperimentResult(name=experiment.name, repeats=done), runs, failure
     return ExperimentResult(name=experiment.name, repeats=done), runs, None

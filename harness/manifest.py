@@ -8,12 +8,14 @@ reference metrics. Unknown fields are errors; every error reads ``file: field: m
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ManifestError, UnknownLibrary
@@ -29,6 +31,7 @@ from harness.taxonomy import (
     Target,
 )
 
+SCHEMA_VERSION = 1
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
@@ -109,12 +112,37 @@ class Environment(Strict):
     gpu_requirements: list[str] = Field(default_factory=list)  # replaces CPU-only pins on GPU runs
     python_path: list[str] = Field(default_factory=list)  # checkout-relative dirs added to PYTHONPATH
 
+    @field_validator("python")
+    @classmethod
+    def _python(cls, v: str) -> str:
+        try:
+            SpecifierSet(v)
+        except InvalidSpecifier:
+            raise ValueError(f"{v!r} is not a PEP 440 version specifier set (e.g. '>=3.9,<3.12')") from None
+        return v
+
+
+def _finite(v: float | None) -> float | None:
+    if v is not None and not math.isfinite(v):
+        raise ValueError("must be a finite number")
+    return v
+
+
+def _non_negative(v: float) -> float:
+    _finite(v)
+    if v < 0:
+        raise ValueError("must be >= 0")
+    return v
+
 
 class MetricSpec(Strict):
     reference: float | None = None  # the paper's / library's claim, or our first measured value
     tolerance: float = 0.05  # absolute distance to the reference that still "matches"
     stability: float = 0.0  # max spread across repeats that still counts as "stable"
     source: str | None = None  # where the reference comes from
+
+    _reference = field_validator("reference")(_finite)
+    _spreads = field_validator("tolerance", "stability")(_non_negative)
 
 
 class DataFile(Strict):
@@ -144,6 +172,23 @@ class Experiment(Strict):
     tabular: bool = False  # runs on tabular IoT data (the N-BaIoT sample)
     gpu_capable: bool = False
 
+    @field_validator("timeout_s")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        if not math.isfinite(v) or v <= 0:
+            raise ValueError("must be a finite number of seconds > 0")
+        return v
+
+    @field_validator("script")
+    @classmethod
+    def _script(cls, v: str | None) -> str | None:
+        if v is not None:
+            path = PurePosixPath(v)
+            if not v or path.is_absolute() or PureWindowsPath(v).is_absolute() or ".." in path.parts \
+                    or "\\" in v:
+                raise ValueError("must be a relative path inside library_manifests/ (no '..')")
+        return v
+
     @model_validator(mode="after")
     def _one_entry(self) -> Experiment:
         if (self.script is None) == (self.command is None):
@@ -160,7 +205,7 @@ class Resources(Strict):
 
 
 class Manifest(Strict):
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
     slug: str
     name: str
     families: list[Family] = Field(min_length=1)
@@ -174,6 +219,13 @@ class Manifest(Strict):
     experiments: list[Experiment] = Field(default_factory=list)
     resources: Resources = Field(default_factory=Resources)
     notes: str = ""
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _schema_version(cls, v: object) -> object:
+        if type(v) is not int or v != SCHEMA_VERSION:
+            raise ValueError(f"must be {SCHEMA_VERSION} (the manifest schema this harness reads), not {v!r}")
+        return v
 
     @field_validator("slug")
     @classmethod
@@ -227,6 +279,8 @@ def load_manifest(path: Path) -> Manifest:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ManifestError(str(path), "(file)", exc.strerror or str(exc)) from None
+    except UnicodeDecodeError:
+        raise ManifestError(str(path), "(file)", "not UTF-8 text") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

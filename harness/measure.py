@@ -67,11 +67,13 @@ class _Tree:
                     alive.add(pid)
         root_start = self.seen.get(self.root, 0.0)
         me = os.getpid()
-        for pid, (_, _, session, started) in table.items():
+        for pid, (_, ppid, session, started) in table.items():
             if pid == me or pid in alive:
                 continue
             if session == self.root or (started >= root_start - 0.01 and _has_mark(pid, self.token)):
                 alive.add(pid)
+            elif ppid == me and pid != self.root and started >= root_start - 0.01:
+                alive.add(pid)  # an orphan of the tree adopted by this process (a child subreaper)
         children: dict[int, list[int]] = {}
         for pid, (_, ppid, _, _) in table.items():
             children.setdefault(ppid, []).append(pid)

@@ -44,6 +44,8 @@ from harness.scoring.probes import manifest_facts
 from harness.sources.base import FetchedSource
 
 LOG_TAIL_LINES = 40
+LOG_TAIL_MAX_CHARS = 16_000  # a stored log tail (one huge line must not bloat the record)
+MESSAGE_MAX_CHARS = 500  # a failure's message (the log tail has the rest)
 T = TypeVar("T")
 
 
@@ -167,11 +169,18 @@ def _now() -> str:
 
 
 def failure(failure_class: str, message: str, hint: str = "") -> Failure:
+    """A stage's failure; the message is capped at :data:`MESSAGE_MAX_CHARS` (its start is kept)."""
+    if len(message) > MESSAGE_MAX_CHARS:
+        message = message[: MESSAGE_MAX_CHARS - 1] + "\u2026"
     return Failure.model_validate({"class": failure_class, "message": message, "hint": hint})
 
 
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
+    """The last ``lines`` lines of a log, and at most :data:`LOG_TAIL_MAX_CHARS` of them (the end)."""
+    kept = "\n".join(text.rstrip().splitlines()[-lines:])
+    if len(kept) > LOG_TAIL_MAX_CHARS:
+        kept = "\u2026" + kept[-(LOG_TAIL_MAX_CHARS - 1):]
+    return kept
 
 
 @dataclass

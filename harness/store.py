@@ -32,7 +32,9 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 # Account and host names that identify nobody (and are ordinary words in logs): left as they are.
 PUBLIC_NAMES = frozenset({"root", "localhost", "user", "admin", "runner", "ubuntu", "debian", "nobody"})
-_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]+@")
+# userinfo runs to the LAST '@' before the host (a password may contain '@': u:p@ss@host)
+_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s'\"?#]+@")
+RECORD_MODE = 0o644
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -49,6 +51,11 @@ class Scrubber:
             for link in settings.find_links:
                 if "://" not in link or link.startswith("file://"):
                     paths.append((link.removeprefix("file://").rstrip("/"), "<find-links>"))
+            if settings.git_mirror and "://" not in settings.git_mirror.split("{", 1)[0]:
+                # a local mirror template: everything up to its first placeholder is host-private
+                root = os.path.dirname(settings.git_mirror.split("{", 1)[0].removeprefix("file://"))
+                if root not in ("", "/"):
+                    paths.append((root, "<git-mirror>"))
             for url in (settings.index_url, *settings.extra_index_urls):
                 if url and url.startswith("file://"):
                     paths.append((url.removeprefix("file://").rstrip("/"), "<local-index>"))
@@ -107,7 +114,7 @@ def record_filename(record: ResultRecord) -> str:
         stamp = datetime.fromisoformat(record.started_at).strftime("%Y%m%dT%H%M%SZ")
     except ValueError:
         stamp = _SAFE_NAME.sub("", record.started_at)
-    parts = [record.library, record.backend, record.device, record.profile, stamp, record.run_id[:12]]
+    parts = [record.library, record.backend, record.device, record.profile, stamp, record.run_id]
     return "--".join(_SAFE_NAME.sub("_", p) for p in parts) + ".json"
 
 
@@ -119,6 +126,7 @@ def write_record(record: ResultRecord, results_dir: Path, settings: Settings | N
     fd, tmp_name = tempfile.mkstemp(prefix=".record-", suffix=".tmp", dir=results_dir)
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, RECORD_MODE)  # mkstemp makes 0600; records are meant to be published
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(payload)
             fh.flush()
@@ -153,7 +161,9 @@ def _fsync_dir(directory: Path) -> None:
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
     """Bring a stored record's dict to the current ``SCHEMA_VERSION``."""
-    version = int(data.get("schema_version", 1))
+    version = data.get("schema_version", 1)
+    if type(version) is not int:
+        raise ValueError(f"schema_version must be an integer, not {json.dumps(version)[:40]}")
     if version > SCHEMA_VERSION:
         raise ValueError(
             f"schema_version {version} is newer than this harness ({SCHEMA_VERSION}); upgrade it"
@@ -169,10 +179,14 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_record(path: Path) -> ResultRecord:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    return ResultRecord.model_validate(migrate(data))
+    """One stored record; ``ValueError`` (or ``ValidationError``/``OSError``) when it is unusable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return ResultRecord.model_validate(migrate(data))
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def load_records(results_dir: Path, *, warn: Callable[[str], None] | None = None) -> list[ResultRecord]:

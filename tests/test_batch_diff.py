@@ -10,6 +10,8 @@ record is missing from run B.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -109,3 +111,40 @@ def test_history_of_a_library() -> None:
     assert out["library"] == "hungrier"
     assert [(p["run_id"], p["peak_rss_bytes"]) for p in out["points"]] == [
         (RUN_A, 100 * MIB + 2), (RUN_B, 400 * MIB + 2)]
+
+
+GOLDEN_MANIFESTS = Path(__file__).parent / "golden" / "manifests"
+
+
+def _harness(*args: str, manifests: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HARNESS_MANIFESTS_DIR": str(manifests), "COLUMNS": "80"}
+    return subprocess.run(harness_cmd(*args), capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_history_of_a_misspelt_library_names_the_closest_slugs(tmp_path: Path) -> None:
+    proc = _harness("history", "--lib", "evasion-kti", "--results-dir", str(GOLDEN), manifests=GOLDEN_MANIFESTS)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "evasion-kti" in lines[0] and "closest: evasion-kit" in lines[0], proc.stderr
+    # a known library that was never evaluated: no error, just nothing stored
+    proc = _harness("history", "--lib", "evasion-kit", "--results-dir", str(GOLDEN), manifests=GOLDEN_MANIFESTS)
+    assert proc.returncode == 0 and "no stored records of 'evasion-kit'" in proc.stderr
+    # records of a library whose manifest is gone are still shown
+    proc = _harness("history", "--lib", "slower", "--results-dir", str(GOLDEN), manifests=GOLDEN_MANIFESTS)
+    assert proc.returncode == 0 and RUN_B in proc.stdout
+
+
+def test_list_prints_its_table_on_stdout_with_whole_slugs(tmp_path: Path) -> None:
+    """Piped (not a terminal, COLUMNS=80): the table is on stdout and no slug is cut or wrapped."""
+    manifests = tmp_path / "manifests"
+    shutil.copytree(GOLDEN_MANIFESTS, manifests)
+    long_slug = "evasion-kit-with-a-very-long-slug-for-industrial-iot-gateways"
+    text = (manifests / "evasion-kit.yaml").read_text().replace("slug: evasion-kit", f"slug: {long_slug}")
+    (manifests / f"{long_slug}.yaml").write_text(text)
+    proc = _harness("list", manifests=manifests)
+    assert proc.returncode == 0, proc.stderr
+    slugs = [line.split()[0] for line in proc.stdout.splitlines()[2:] if line.strip()]
+    assert sorted(slugs) == ["evasion-kit", long_slug, "grad-leak", "model-thief"]
+    assert "4 libraries" in proc.stderr and "4 libraries" not in proc.stdout
+    as_json = _harness("list", "--json", manifests=manifests)
+    assert [r["slug"] for r in json.loads(as_json.stdout)] == slugs

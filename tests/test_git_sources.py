@@ -180,10 +180,68 @@ def test_symlinks_escaping_the_checkout_are_recorded_not_followed(tmp_path: Path
         {"path": "hostdir", "target": str(outside)},
     ]
     checkout = fetched.checkout
-    assert checkout is not None and (checkout / "LICENSE").resolve() == outside / "secret-licence.txt"
-    assert fetched.facts["license"] == "unknown"  # the (MIT) file outside was not read through the link
-    assert fetched.facts["license_file"] == "LICENSE"
+    # recorded, then removed from the harness's own copy: no build or experiment can follow them
+    assert checkout is not None and not os.path.lexists(checkout / "LICENSE")
+    assert not os.path.lexists(checkout / "hostdir")
+    assert (checkout / "docs-link").is_symlink()  # a link inside the checkout stays
+    assert "removed the symlink LICENSE -> ../../../../outside/secret-licence.txt" in fetched.log
+    assert fetched.facts["license"] == "none"  # the (MIT) file outside is no licence file of the checkout
+    assert fetched.facts["license_file"] is None
     assert sorted(p.name for p in outside.iterdir()) == ["secret-licence.txt"]  # nothing written outside
+
+    again = fetch_git(manifest_for("lib", "acme/lib", pinned, url=str(server)),
+                      settings_for(tmp_path, git_allow_file=True))
+    assert again.cached is True and "restored" not in again.log  # the removal is not a modification
+    assert again.facts["escaping_symlinks"] == fetched.facts["escaping_symlinks"]
+    assert not os.path.lexists(checkout / "LICENSE")
+
+
+def test_escaping_declaration_links_are_not_dependency_declarations(tmp_path: Path) -> None:
+    work = new_repo(tmp_path / "work" / "lib")
+    commit(work, {"README.md": "hi\n", "lib.py": "x = 1\n"}, "files", DATES[0])
+    os.symlink("/etc/passwd", work / "setup.cfg")
+    os.symlink("/etc/hostname", work / "requirements.txt")
+    pinned = commit(work, {}, "links", DATES[1])
+    server = bare_copy(work, tmp_path / "server" / "lib.git")
+    fetched = fetch_git(manifest_for("lib", "acme/lib", pinned, url=str(server)),
+                        settings_for(tmp_path, git_allow_file=True))
+    assert fetched.facts["dependency_declaration"] == []
+    assert fetched.facts["dependencies"]["total"] == 0
+    assert [link["path"] for link in fetched.facts["escaping_symlinks"]] == ["requirements.txt", "setup.cfg"]
+    assert fetched.checkout is not None and not os.path.lexists(fetched.checkout / "setup.cfg")
+
+
+def test_a_modified_cached_checkout_is_restored_before_reuse(tmp_path: Path, attacklib) -> None:
+    server, commits = attacklib
+    manifest = manifest_for("attacklib", "acme/attacklib", commits[2], url=str(server))
+    settings = settings_for(tmp_path, git_allow_file=True)
+    first = fetch_git(manifest, settings)
+    checkout = first.checkout
+    assert checkout is not None
+    pristine = (checkout / "setup.py").read_text()
+    utils = (checkout / "attacklib" / "utils.py").read_text()
+    # what an experiment or a setuptools build leaves behind
+    (checkout / "setup.py").write_text("raise SystemExit('tampered')\n")
+    (checkout / "attacklib" / "utils.py").unlink()
+    (checkout / "build" / "lib").mkdir(parents=True)
+    (checkout / "build" / "lib" / "x.py").write_text("")
+    (checkout / "attacklib.egg-info").mkdir()
+    (checkout / "attacklib.egg-info" / "PKG-INFO").write_text("")
+    (checkout / "__pycache__").mkdir()
+
+    second = fetch_git(manifest, settings)
+    assert second.cached is True and second.checkout == checkout
+    assert "restored to the pinned commit" in second.log
+    assert (checkout / "setup.py").read_text() == pristine
+    assert (checkout / "attacklib" / "utils.py").read_text() == utils
+    assert not (checkout / "build").exists() and not (checkout / "attacklib.egg-info").exists()
+    assert not (checkout / "__pycache__").exists()
+    assert run_git(["status", "--porcelain", "--ignored"], checkout, allow_file=False).stdout == ""
+    assert git(checkout, "rev-parse", "HEAD") == commits[2]
+    assert second.facts == first.facts
+
+    third = fetch_git(manifest, settings)  # clean now: reused as is, nothing to restore
+    assert third.cached is True and "restored" not in third.log
 
 
 def test_partial_mirror_missing_a_blob_checks_out_the_rest(tmp_path: Path) -> None:
@@ -274,6 +332,8 @@ def test_scrub() -> None:
     assert scrub("fatal: https://u:p@h/x.git and http://tok@h/y") == "fatal: https://***@h/x.git and http://***@h/y"
     assert scrub("ssh://git@github.com/a/b.git") == "ssh://git@github.com/a/b.git"  # a user name is no secret
     assert scrub("ssh://git:pw@host/a") == "ssh://***@host/a"
+    assert scrub("fatal: https://u:p@ss@h/x") == "fatal: https://***@h/x"  # '@' inside the password
+    assert scrub("ssh://git:p@w@host/a") == "ssh://***@host/a"
 
 
 def test_hooks_and_user_config_do_not_apply(tmp_path: Path, attacklib,

@@ -74,5 +74,8 @@ def test_inspect_pypi_library_uses_its_repository_at_the_ref(catalogue, tmp_path
     assert main(["inspect", "--lib", "attacklib-pypi", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["source"]["commit"] == commits[1]  # the annotated tag v1.0, peeled
-    assert out["facts"]["on_pypi"] is True
-    assert out["facts"]["last_commit_date"] == DATES[1]
+    assert out["facts"]["repository"]["on_pypi"] is True
+    assert out["facts"]["repository"]["last_commit_date"] == DATES[1]
+    # attacklib 1.0 is not a real release: its facts are missing, and the inspect says why
+    assert "package" not in out["facts"]
+    assert out["release_failure"]["class"] in {"source-unavailable", "network"}

@@ -47,6 +47,26 @@ def test_shipped_art_manifest_is_valid() -> None:
         (lambda d: d["source"].update(kind="git", commit="abc"), "source.commit", "40-character"),
         (lambda d: d.update(families=["teleportation"]), "families.0", "Input should be"),
         (lambda d: d["experiments"][0].update(command=["python", "x.py"]), "experiments.0", "exactly one"),
+        (lambda d: d["experiments"][0].update(timeout_s=0), "experiments.0.timeout_s", "> 0"),
+        (lambda d: d["experiments"][0].update(timeout_s=-5), "experiments.0.timeout_s", "> 0"),
+        (lambda d: d["experiments"][0].update(timeout_s=float("inf")), "experiments.0.timeout_s", "> 0"),
+        (lambda d: d.update(environment={"python": "3.9+"}), "environment.python", "PEP 440"),
+        (lambda d: d.update(environment={"python": ">=3.x"}), "environment.python", "PEP 440"),
+        (lambda d: d["experiments"][0].update(script="/etc/passwd"), "experiments.0.script", "relative path"),
+        (lambda d: d["experiments"][0].update(script="smoke/../../x.py"), "experiments.0.script", "no '..'"),
+        (lambda d: d.update(schema_version=99), "schema_version", "must be 1"),
+        (lambda d: d.update(schema_version=None), "schema_version", "must be 1"),
+        (lambda d: d.update(schema_version=True), "schema_version", "must be 1"),
+        (lambda d: d["experiments"][0].update(metrics={"acc": {"reference": float("nan")}}),
+         "experiments.0.metrics.acc.reference", "finite"),
+        (lambda d: d["experiments"][0].update(metrics={"acc": {"reference": 0.5, "tolerance": float("nan")}}),
+         "experiments.0.metrics.acc.tolerance", "finite"),
+        (lambda d: d["experiments"][0].update(metrics={"acc": {"reference": 0.5, "tolerance": -0.1}}),
+         "experiments.0.metrics.acc.tolerance", ">= 0"),
+        (lambda d: d["experiments"][0].update(metrics={"acc": {"stability": float("inf")}}),
+         "experiments.0.metrics.acc.stability", "finite"),
+        (lambda d: d["experiments"][0].update(metrics={"acc": {"stability": -1}}),
+         "experiments.0.metrics.acc.stability", ">= 0"),
     ],
 )
 def test_invalid_manifests_name_file_and_field(
@@ -82,6 +102,30 @@ def test_validate_command(
     err = capsys.readouterr().err
     assert f"{bad_path}: colour: unknown field" in err
     assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_valid_edge_values_are_accepted(make_manifest_data: Any) -> None:
+    data = make_manifest_data()
+    data["environment"] = {"python": ">=3.9,<3.13"}
+    data["experiments"][0].update(script="smoke/sub/tinylib.py", timeout_s=0.5,
+                                  metrics={"acc": {"reference": -1.5, "tolerance": 0, "stability": 0}})
+    m = parse_manifest(data, "tinylib.yaml")
+    assert m.experiments[0].timeout_s == 0.5 and m.experiments[0].metrics["acc"].tolerance == 0.0
+
+
+def test_non_utf8_manifest_is_one_line_exit_2(
+    make_manifest_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "tinylib.yaml"
+    path.write_bytes(yaml.safe_dump(make_manifest_data()).encode() + b"notes: caf\xe9\n")
+    with pytest.raises(ManifestError) as err:
+        load_all(tmp_path)
+    assert str(err.value) == f"{path}: (file): not UTF-8 text"
+    capsys.readouterr()
+    assert main(["validate", str(path)]) == 2
+    err_text = capsys.readouterr().err
+    assert "Traceback" not in err_text
+    assert f"{path}: (file): not UTF-8 text" in err_text
 
 
 def test_validate_shipped_manifests() -> None:

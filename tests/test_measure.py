@@ -164,3 +164,69 @@ def test_interrupt_takes_the_tree_down(tmp_path: Path) -> None:
     listed = [int(p) for p in pids.read_text().split()]
     time.sleep(0.2)
     assert [p for p in listed if alive(p)] == []
+
+
+DAEMON = """
+import os, signal, sys, time
+pidfile = sys.argv[1]
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with open(pidfile, "w") as fh:
+            fh.write(str(os.getpid()))
+        # no HARNESS_PROCESS_TREE mark, another session, an orphan: only a subreaper still sees it
+        os.execve("/bin/sleep", ["sleep", "300"], {"PATH": "/bin"})
+    os._exit(0)
+while not os.path.exists(pidfile) or not open(pidfile).read():
+    time.sleep(0.02)
+"""
+
+
+def test_contained_run_kills_a_double_forked_setsid_daemon(tmp_path: Path) -> None:
+    from harness.proctree import contained
+
+    pidfile = tmp_path / "daemon"
+    with contained():
+        r = run_measured([sys.executable, "-c", DAEMON, str(pidfile)], timeout_s=30)
+        assert r.exit_code == 0
+        daemon = int(pidfile.read_text())
+        time.sleep(0.2)
+        assert not alive(daemon)  # adopted by this subreaper, found and killed by the run itself
+    assert not alive(daemon)
+
+
+def test_sigterm_in_a_contained_block_kills_the_tree_and_removes_temp_dirs(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    pids = tmp_path / "pids"
+    harness = f"""
+import sys
+from harness.measure import run_measured
+from harness.proctree import contained
+try:
+    with contained():
+        run_measured([sys.executable, "-c", "import os, time; open({str(pids)!r}, 'w').write(str(os.getpid()));"
+                      " time.sleep(300)"], timeout_s=120)
+except KeyboardInterrupt as exc:
+    print("interrupted:", exc, flush=True)
+    sys.exit(130)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", harness], env=os.environ | {"TMPDIR": str(tmp)},
+                            stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run = int(pids.read_text())
+    assert [p.name for p in tmp.iterdir()] != []  # the run's temporary folder exists meanwhile
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted: signal SIGTERM" in out
+    time.sleep(0.2)
+    assert not alive(run)
+    assert list(tmp.iterdir()) == []

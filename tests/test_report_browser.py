@@ -7,6 +7,7 @@ leaving the page (only file: and data: URLs are ever requested).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,36 @@ def test_screenshot_of_the_overview(report: Path, page: Any, tmp_path: Path) -> 
     shot = tmp_path / "overview.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def long_names_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden records plus a library with a long slug, name and family list (like ART)."""
+    root = tmp_path_factory.mktemp("long-names")
+    results = copy_golden(root / "results")
+    data = json.loads((results / "evasion-kit--venv--cpu--default.json").read_text())
+    data["library"] = "adversarial-robustness-toolbox"
+    data["facts"]["manifest"] = {
+        "name": "Adversarial Robustness Toolbox (ART)",
+        "families": ["adversarial", "poisoning", "model-extraction", "membership-inference"],
+        "origin": "third-party",
+    }
+    (results / "art.json").write_text(json.dumps(data))
+    return render_report(results, root / "reports", manifests_dir=GOLDEN_MANIFESTS)
+
+
+def test_overview_fits_a_1280px_viewport(long_names_report: Path, browser: Any) -> None:
+    pg = browser.new_page(viewport={"width": 1280, "height": 900})
+    pg.goto(long_names_report.as_uri())
+    widths = pg.evaluate(
+        "() => { const s = document.querySelector('.scroll'), t = document.querySelector('#overview');"
+        " const last = t.querySelector('thead th:last-child').getBoundingClientRect();"
+        " return [s.scrollWidth, s.clientWidth, document.documentElement.scrollWidth, last.right]; }"
+    )
+    assert widths[0] <= widths[1] and widths[2] <= 1280 and widths[3] <= 1280, widths  # "Peak memory" in view
+    assert "Adversarial Robustness Toolbox (ART)" in pg.inner_text("#overview")
+    # no chart label starts left of its chart: "adversarial-robustness-toolbox" keeps its first letter
+    left = pg.eval_on_selector_all("svg.chart text.lbl", "ts => ts.map(t => [t.textContent, t.getBBox().x])")
+    assert any(text.startswith("adversarial-robustness-toolbox") for text, _ in left)
+    assert [(text, x) for text, x in left if x < 0] == []
+    pg.close()

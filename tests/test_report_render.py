@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from scoring_support import GOLDEN_MANIFESTS, copy_golden, golden
+from markupsafe import escape as markupsafe_escape
+from scoring_support import GOLDEN_MANIFESTS, GOLDEN_RESULTS, copy_golden, golden
 
 from harness.report import render_library, render_report
 
@@ -152,3 +153,66 @@ def test_empty_results_dir_renders(tmp_path: Path) -> None:
     assert header[0].startswith("library,name,families,origin,backend,device,profile,status,stage_reached")
     assert len(header) == 1
     assert json.loads((tmp_path / "reports" / "overview.json").read_text()) == []
+
+
+def test_chart_labels_are_never_clipped_and_long_ones_get_an_ellipsis() -> None:
+    from harness.report import charts
+
+    svg = charts.hbar_chart(
+        "t", [charts.Bar("adversarial-robustness-toolbox", 3.9), charts.Bar("x" * 80, 1.0)], str
+    )
+    labels = re.findall(r'<text x="([0-9.]+)"[^>]*class="lbl">(?:<title>([^<]*)</title>)?([^<]*)</text>', svg)
+    # 37 characters fit the widest label column (260 px), the ellipsis included
+    assert [lbl[2] for lbl in labels] == ["adversarial-robustness-toolbox", "x" * 36 + "\u2026"]
+    assert labels[1][1] == "x" * 80  # the full label as a tooltip
+    for x, _, text in labels:  # right-aligned at x: a generous width per character still starts at >= 0
+        assert float(x) - len(text) * charts.CHAR_W >= 0
+
+
+def test_counts_are_pluralised(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "one.json").write_text((GOLDEN_RESULTS / "model-thief--venv--cpu--default.json").read_text())
+    html = render_report(results, tmp_path / "reports", manifests_dir=GOLDEN_MANIFESTS).read_text()
+    assert "1 library · 1 stored record ·" in html and '<p id="count">1 library</p>' in html
+    assert "1 libraries" not in html and "1 stored records" not in html
+
+
+def test_reproducibility_is_a_table_per_metric(tmp_path: Path) -> None:
+    """The details harness.reproducibility.judge stores, shown as rounded numbers with a match column."""
+    import yaml
+
+    from harness.manifest import parse_manifest
+    from harness.reproducibility import judge
+
+    record = golden("evasion-kit--venv--cpu--default")  # three repeats: clean 0.97, adversarial 0.12
+    data = yaml.safe_load((GOLDEN_MANIFESTS / "evasion-kit.yaml").read_text())
+    data["experiments"][0]["metrics"] = {
+        "clean_accuracy": {"reference": 0.97004444444444, "tolerance": 0.01},
+        "adversarial_accuracy": {"reference": 0.5, "tolerance": 0.05},
+    }
+    repro = judge(record.experiments, parse_manifest(data, "evasion-kit.yaml"))
+    assert repro.verdict == "mismatch"
+    record = record.model_copy(update={"reproducibility": repro})
+    html = render_library(record, tmp_path, manifests_dir=GOLDEN_MANIFESTS).read_text()
+    table = html.split('<table class="repro">')[1].split("</table>")[0]
+    cells = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in table.split("<tr>")[2:]]
+    assert cells == [
+        ["smoke", "clean_accuracy", "0.97", "0", "0.97", "0.01", "-4.444e-05", "yes"],
+        ["smoke", "adversarial_accuracy", "0.12", "0", "0.5", "0.05", "-0.38", "no"],
+    ]
+    assert "delta: -4.444444" not in html and '"delta"' not in html  # no raw JSON dump
+
+
+def test_inconclusive_checks_say_why_not_how_to_improve(report: Path) -> None:
+    from harness.scoring.rubric import load_rubric
+
+    remedies = [c.remedy for c in load_rubric().checks.values()]
+    page = (report / "libraries" / "evasion-kit.html").read_text()
+    rows = [r for r in page.split("<tr>") if 'class="o-inconclusive"' in r]
+    assert rows, "the golden evasion-kit page has inconclusive checks (e.g. GPU checks on its CPU configuration)"
+    for row in rows:
+        assert "Could not be measured: " in row and 'class="remedy"' not in row
+        assert not any(str(markupsafe_escape(r)) in row for r in remedies)
+    failed = [r for r in page.split("<tr>") if 'class="o-fail"' in r]
+    assert failed and all('class="remedy"' in r for r in failed)  # a failed check still shows its remedy

@@ -93,3 +93,36 @@ def test_failed_repeats_are_left_out(make_manifest_data: Any) -> None:
     r = judge([ExperimentResult(name="smoke", repeats=[ok, bad])], m)
     assert r.verdict == "reproduced"
     assert r.details["metrics"]["smoke"]["acc"]["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "metrics", "problem"),
+    [
+        ('{"metrics": {"acc": 0.5, "n": 3}}', {"acc": 0.5, "n": 3.0}, None),
+        ('{"metrics": {"acc": NaN}}', {}, "acc=NaN"),
+        ('{"metrics": {"acc": 0.5, "b": Infinity}}', {"acc": 0.5}, "b=Infinity"),
+        ('{"metrics": {"acc": -Infinity}}', {}, "acc=-Infinity"),
+        ('{"metrics": {"acc": "0.5"}}', {}, 'acc="0.5"'),
+        ('{"metrics": {"ok": true}}', {}, "ok=true"),
+        ('{"metrics": {"acc": null}}', {}, "acc=null"),
+        ('{"metrics": {}}', {}, "names no metric"),
+    ],
+)
+def test_parse_metrics_flags_non_finite_and_non_numeric_values(
+    line: str, metrics: dict[str, float], problem: str | None
+) -> None:
+    from harness.experiments import parse_metrics
+
+    found, why = parse_metrics(f"progress\n{line}\n")
+    assert found == metrics
+    if problem is None:
+        assert why is None
+    else:
+        assert why is not None and problem in why
+
+
+def test_parse_metrics_without_a_metrics_line() -> None:
+    from harness.experiments import parse_metrics
+
+    assert parse_metrics("no json here\n{not json \"metrics\"}\n") == (None, None)
+    assert parse_metrics('{"metrics": {"acc": 0.1}}\n{"metrics": {"acc": 0.2}}\n') == ({"acc": 0.2}, None)

@@ -132,3 +132,61 @@ def test_scrubs_private_user_and_host_names(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(socket, "gethostname", lambda: "lab-gw-7.corp.example")
     clean = Scrubber().text("alice42@lab-gw-7: built by alice42 on lab-gw-7.corp.example; malice42 stays")
     assert clean == "<user>@<host>: built by <user> on <host>; malice42 stays"
+
+
+def test_scrubs_a_local_git_mirror_root(tmp_path: Path) -> None:
+    mirrors = tmp_path / "labs" / "mirrors"
+    settings = Settings(git_mirror=f"{mirrors}/{{owner}}+{{name}}/repo")
+    log = f"fatal: '{mirrors}/jeiks+Stealing_DL_Models/repo' does not appear to be a git repository"
+    clean = scrub_record(make_record(log), settings).stages[0].log_tail
+    assert clean == "fatal: '<git-mirror>/jeiks+Stealing_DL_Models/repo' does not appear to be a git repository"
+    # a URL template is not a host path: nothing but credentials is removed from it
+    url_settings = Settings(git_mirror="https://mirror.example.org/{owner}/{name}.git")
+    assert scrub_record(make_record("https://mirror.example.org/o/n.git"), url_settings).stages[0].log_tail == (
+        "https://mirror.example.org/o/n.git"
+    )
+
+
+def test_record_file_name_keeps_the_whole_run_id(results_dir: Path) -> None:
+    rec = make_record().model_copy(update={"run_id": "20261203T172212Z-06ed"})
+    assert record_filename(rec).endswith("--20261203T172212Z-06ed.json")
+
+
+def test_load_skips_null_version_and_deeply_nested_records(results_dir: Path) -> None:
+    good = write_record(make_record(run_id="b" * 16), results_dir)
+    data = json.loads(good.read_text())
+    (results_dir / "nullversion.json").write_text(json.dumps(data | {"schema_version": None}))
+    (results_dir / "strversion.json").write_text(json.dumps(data | {"schema_version": "1"}))
+    (results_dir / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (results_dir / "deepfield.json").write_text(
+        json.dumps(data)[:-1] + ', "extra": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    warnings: list[str] = []
+    records = load_records(results_dir, warn=warnings.append)
+    assert [r.run_id for r in records] == ["b" * 16]
+    assert len(warnings) == 4 and all(w.startswith("warning: skipping ") for w in warnings)
+    assert any("nullversion.json: schema_version must be an integer, not null" in w for w in warnings)
+    assert any("deep.json: JSON nested too deeply" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("clone https://u:p@ss@h.example/x.git", "clone https://***@h.example/x.git"),
+        ("https://u:a@b@c@h.example", "https://***@h.example"),
+        ("https://tok@h.example/a and https://v:w@@h2/b", "https://***@h.example/a and https://***@h2/b"),
+        ("https://h.example/a?u=x@y", "https://h.example/a?u=x@y"),
+    ],
+)
+def test_credentials_with_at_signs_are_scrubbed_whole(text: str, clean: str) -> None:
+    from harness.sources.gitsafety import scrub
+
+    assert Scrubber().text(text) == clean
+    assert scrub(text) == clean
+
+
+def test_records_are_world_readable(results_dir: Path) -> None:
+    import os
+    import stat
+
+    path = write_record(make_record(), results_dir)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

@@ -422,6 +422,81 @@ def test_metric_mismatch(make_manifest_data: Any, settings: Settings) -> None:
     assert rec.reproducibility.details["metrics"]["smoke"]["accuracy"]["delta"] == pytest.approx(0.55)
 
 
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [('{"metrics": {"accuracy": NaN}}', "accuracy=NaN"),
+     ('{"metrics": {"accuracy": 0.75, "loss": Infinity}}', "loss=Infinity"),
+     ('{"metrics": {"accuracy": "0.75"}}', 'accuracy="0.75"'),
+     ('{"metrics": {}}', "names no metric")],
+)
+def test_non_finite_or_empty_metrics_fail_the_repeat(
+    make_manifest_data: Any, settings: Settings, tmp_path: Path, line: str, named: str
+) -> None:
+    from harness.store import load_records, write_record
+
+    script = settings.manifests_dir / "smoke" / "badmetric.py"
+    script.write_text(f"print({line!r})\n")
+    m = manifest(make_manifest_data, experiments=[{
+        "name": "smoke", "script": "smoke/badmetric.py",
+        "metrics": {"accuracy": {"reference": 0.75, "tolerance": 0.01}},
+    }])
+    rec = evaluate(m, EvaluateOptions(repeats=2), settings)
+    smoke = rec.stage("smoke")
+    assert smoke is not None and smoke.status == "failed" and smoke.failure is not None
+    assert smoke.failure.failure_class == "no-metrics"
+    assert named in smoke.failure.message
+    assert len(rec.experiments[0].repeats) == 1 and rec.experiments[0].repeats[0].metrics == {}
+    assert rec.reproducibility.verdict == "not-run"
+    # the stored record is strict JSON (no NaN/Infinity constants) and loads back
+    path = write_record(rec, tmp_path / "results")
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {name} in the record")
+
+    json.loads(path.read_text(), parse_constant=no_constants)
+    assert [r.run_id for r in load_records(tmp_path / "results")] == [rec.run_id]
+
+
+def test_failure_message_and_log_tail_are_capped(make_manifest_data: Any, settings: Settings) -> None:
+    from harness.pipeline import LOG_TAIL_MAX_CHARS, MESSAGE_MAX_CHARS
+
+    script = settings.manifests_dir / "smoke" / "bigfail.py"
+    script.write_text("import sys\nprint('x' * 200_000)\nsys.stderr.write('y' * 100_000 + 'END\\n')\n"
+                      "raise ValueError('v' * 5000 + 'TAIL')\n")
+    m = manifest(make_manifest_data, experiments=[{"name": "smoke", "script": "smoke/bigfail.py"}])
+    rec = evaluate(m, EvaluateOptions(repeats=1), settings)
+    smoke = rec.stage("smoke")
+    assert smoke is not None and smoke.failure is not None and smoke.failure.failure_class == "crash"
+    assert len(smoke.failure.message) == MESSAGE_MAX_CHARS
+    assert smoke.failure.message.startswith("smoke: exit code 1: ValueError: vvv")
+    assert smoke.failure.message.endswith("v\u2026")
+    assert len(smoke.log_tail) == LOG_TAIL_MAX_CHARS
+    assert smoke.log_tail.endswith("v" * 100 + "TAIL")  # the end of the log is what is kept
+
+
+def test_evaluate_command_stores_and_prints_the_record_when_the_page_fails(
+    make_manifest_data: Any, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    import yaml
+
+    from harness.commands.evaluate import run_evaluate
+    from harness.store import load_records
+
+    data = manifest(make_manifest_data).model_dump(mode="json", exclude_defaults=True)
+    (settings.manifests_dir / "tinylib.yaml").write_text(yaml.safe_dump(data))
+    results, reports = tmp_path / "results", tmp_path / "reports"
+    reports.mkdir()
+    (reports / "badges").write_text("a file where the page's badges folder goes")  # rendering fails
+    local = dataclasses.replace(settings, results_dir=results, reports_dir=reports)
+    record = run_evaluate(local, "tinylib", EvaluateOptions(repeats=1), as_json=True)
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["run_id"] == record.run_id  # the record is still printed
+    assert "warning: could not render the page" in " ".join(captured.err.split())
+    assert [r.run_id for r in load_records(results)] == [record.run_id]  # and stored
+
+
 def test_missing_data(make_manifest_data: Any, settings: Settings, tmp_path: Path) -> None:
     data = manifest(make_manifest_data).model_dump(mode="json")
     data["experiments"][0]["data"] = [

@@ -28,7 +28,7 @@ import psutil
 from harness.batch.executor import Outcome, PayloadFor, Sink
 from harness.batch.jobs import Job
 from harness.batch.resources import Allocation, ResourcePool
-from harness.batch.worker import PR_SET_CHILD_SUBREAPER, kill_descendants, prctl
+from harness.proctree import PR_SET_CHILD_SUBREAPER, kill_descendants, prctl
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 LOG_TAIL_LINES = 30

@@ -4,14 +4,12 @@
 JSON-ready data (the driver stores it). ``python -m harness.batch.worker`` is the child-process
 entry point: it reads a pickled payload on stdin and writes JSON lines on stdout (``progress``
 events, then one ``record`` or ``error``); everything else the evaluation prints goes to stderr.
-The child dies with its parent (PR_SET_PDEATHSIG) and, as a child subreaper, takes every process it
-started down with it, so neither a crash nor a kill of the batch leaves orphans behind.
+The child dies with its parent (PR_SET_PDEATHSIG) and, as a child subreaper (:mod:`harness.proctree`),
+takes every process it started down with it, so neither a crash nor a kill of the batch leaves orphans behind.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import os
 import pickle
@@ -21,14 +19,10 @@ import traceback
 from dataclasses import dataclass
 from typing import IO, Any
 
-import psutil
-
 from harness.config import Settings
 from harness.manifest import Manifest
 from harness.pipeline import EvaluateOptions, ProgressFn
-
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
+from harness.proctree import become_subreaper, kill_descendants
 
 
 @dataclass(frozen=True)
@@ -51,30 +45,6 @@ def run_payload(payload: Payload, progress: ProgressFn | None = None) -> dict[st
     return record.model_dump(mode="json", by_alias=True)
 
 
-def prctl(option: int, value: int) -> None:
-    """Linux prctl(2) with an int argument; a no-op elsewhere."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the driver's own cleanup still applies
-        pass
-
-
-def kill_descendants(timeout_s: float = 3.0, spare: frozenset[int] = frozenset()) -> None:
-    """Terminate, then kill, every process this one started (however deep), except ``spare`` pids."""
-    try:
-        children = [c for c in psutil.Process().children(recursive=True) if c.pid not in spare]
-    except psutil.Error:
-        return
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=timeout_s)
-    for child in alive:
-        with contextlib.suppress(psutil.Error):
-            child.kill()
-
-
 def _on_signal(signum: int, _frame: object) -> None:
     signal.signal(signum, signal.SIG_IGN)
     kill_descendants(timeout_s=1.0)
@@ -87,10 +57,7 @@ def _emit(stream: IO[str], event: str, **fields: Any) -> None:
 
 
 def main() -> int:
-    parent = os.getppid()
-    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    prctl(PR_SET_CHILD_SUBREAPER, 1)
-    if os.getppid() != parent:  # the parent died before the death signal was armed
+    if not become_subreaper(die_with_parent=True):  # the parent died before the death signal was armed
         return 143
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_signal)

@@ -24,7 +24,9 @@ from harness.batch.history import library_history
 from harness.batch.progress import make_display
 from harness.batch.runner import BatchOptions, BatchResult, run_batch, summary_status
 from harness.config import Settings, load_settings
+from harness.console import make_console
 from harness.errors import UsageError
+from harness.manifest import find_manifest
 from harness.store import load_records
 
 EXIT_REGRESSION = 3
@@ -239,6 +241,8 @@ def register(app: typer.Typer) -> None:
         """A library over time: one line per stored evaluation, oldest first."""
         settings = load_settings().with_overrides(results_dir=results_dir)
         points = library_history(load_records(settings.results_dir), lib)
+        if not points:  # a misspelt slug is an error naming the closest ones (exit 2), not "no records"
+            find_manifest(lib, settings.manifests_dir)
         if as_json:
             _emit_json({"library": lib, "points": [p.to_json() for p in points]})
             return
@@ -254,10 +258,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(p.run_id, p.started_at[:16].replace("T", " "), p.key, p.pin[:12], p.status,
                           p.stage_reached, p.verdict, "" if p.runtime_s is None else f"{p.runtime_s:.2f} s",
                           "" if p.peak_rss_bytes is None else f"{p.peak_rss_bytes / 2**20:.0f} MiB", scores)
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=200)
-        out.print(table)
+        make_console(stderr=False).print(table)
 
     @app.command("diff")
     def diff_cmd(

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.config import load_settings
+from harness.console import make_console
 from harness.errors import ManifestError, UsageError
 from harness.manifest import Manifest, load_all, load_manifest, manifest_paths
 from harness.taxonomy import FAMILIES
@@ -67,7 +68,10 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return
         table = Table(show_edge=False)
-        for col in ("slug", "families", "origin", "source", "pin", "python"):
+        # slugs are what users type next: never wrapped or cut, however narrow the terminal
+        widest = max((len(str(r["slug"])) for r in rows), default=4)
+        table.add_column("slug", no_wrap=True, min_width=widest, overflow="ignore")
+        for col in ("families", "origin", "source", "pin", "python"):
             table.add_column(col)
         for r in rows:
             pin = str(r["pin"] or "")
@@ -79,9 +83,8 @@ def register(app: typer.Typer) -> None:
                 pin[:12],
                 str(r["python"]),
             )
-        console = Console(stderr=True)
-        console.print(table)
-        console.print(f"{len(rows)} librar{'y' if len(rows) == 1 else 'ies'}")
+        make_console(stderr=False).print(table)  # the table is the command's output: stdout
+        make_console().print(f"{len(rows)} librar{'y' if len(rows) == 1 else 'ies'}")
 
     @app.command("validate")
     def validate_cmd(

@@ -7,18 +7,22 @@ on stdout. A library that fails is a result (exit 0); bad usage exits 2.
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
 from harness.config import Settings, load_settings
-from harness.errors import HarnessError
+from harness.console import make_console
+from harness.errors import HarnessError, UsageError
 from harness.manifest import find_manifest
 from harness.pipeline import EvaluateOptions, ProgressFn, evaluate
+from harness.proctree import contained
 from harness.records import ResultRecord
 from harness.store import scrub_record, write_record
 
@@ -34,7 +38,7 @@ def progress_printer(console: Console, library: str) -> tuple[ProgressFn, Status
             status.update(f"{library}: {stage} ...")
             return
         colour = STYLE.get(state, "white")
-        extra = f" [dim]{message}[/dim]" if message else ""
+        extra = f" [dim]{escape(message)}[/dim]" if message else ""
         console.print(f"  {stage:<9} [{colour}]{state}[/{colour}]{extra}", highlight=False)
 
     return progress, status
@@ -42,7 +46,7 @@ def progress_printer(console: Console, library: str) -> tuple[ProgressFn, Status
 
 def summary(record: ResultRecord, console: Console) -> None:
     table = Table(
-        title=f"{record.library} ({record.backend}, {record.device}, {record.profile})",
+        title=escape(f"{record.library} ({record.backend}, {record.device}, {record.profile})"),
         title_justify="left",
         show_edge=False,
     )
@@ -54,7 +58,7 @@ def summary(record: ResultRecord, console: Console) -> None:
         note = (
             f"{s.failure.failure_class}: {s.failure.message}" if s.failure else ("cached" if s.cached else "")
         )
-        table.add_row(s.name, f"[{colour}]{s.status}[/{colour}]", f"{s.duration_s:.1f} s", rss, note[:90])
+        table.add_row(s.name, f"[{colour}]{s.status}[/{colour}]", f"{s.duration_s:.1f} s", rss, escape(note[:90]))
     console.print(table)
     for exp in record.experiments:
         ok = [r for r in exp.repeats if r.exit_code == 0 and r.metrics]
@@ -62,14 +66,14 @@ def summary(record: ResultRecord, console: Console) -> None:
             last = ok[-1].metrics
             shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
             console.print(
-                f"  {exp.name}: {shown}  ({len(ok)}/{len(exp.repeats)} repeats ok, "
+                f"  {escape(exp.name)}: {escape(shown)}  ({len(ok)}/{len(exp.repeats)} repeats ok, "
                 f"{sum(r.wall_s for r in ok) / len(ok):.1f} s each)",
                 highlight=False,
             )
     console.print(f"  reproducibility: [bold]{record.reproducibility.verdict}[/bold]")
     for failed in (s for s in record.stages if s.failure and s.failure.hint):
         assert failed.failure is not None
-        console.print(f"  hint ({failed.name}): {failed.failure.hint}", highlight=False)
+        console.print(f"  hint ({failed.name}): {escape(failed.failure.hint)}", highlight=False)
     if record.scores:
         console.print("  scores: " + score_line(record.scores), highlight=False)
 
@@ -91,6 +95,7 @@ def score_line(scores: dict[str, Any]) -> str:
 
 
 def render_page(record: ResultRecord, reports_dir: Path, console: Console) -> Path | None:
+    """The library's HTML page; a failure to render is a warning (the record is already stored)."""
     from harness.report import render_library
 
     try:
@@ -98,26 +103,50 @@ def render_page(record: ResultRecord, reports_dir: Path, console: Console) -> Pa
     except NotImplementedError:
         console.print("[yellow]warning:[/yellow] the HTML report is not implemented yet; record stored only")
         return None
+    except Exception as exc:  # the record is what matters; `harness report` can render it later
+        console.print(
+            f"[yellow]warning:[/yellow] could not render the page in {escape(str(reports_dir))}: "
+            f"{escape(f'{type(exc).__name__}: {exc}')}; the record is stored (render it with `harness report`)",
+            highlight=False,
+        )
+        return None
+
+
+def check_output_dir(path: Path, option: str) -> None:
+    """``path`` is, or is now created as, a directory this process can write into; else ``UsageError``."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError) or (path.exists() and not path.is_dir()):
+            why = "exists and is not a directory"
+        raise UsageError(f"{option} {path}: not a writable directory ({why})") from None
 
 
 def run_evaluate(settings: Settings, lib: str, options: EvaluateOptions, *, as_json: bool) -> ResultRecord:
-    console = Console(stderr=True)
+    console = make_console()
+    check_output_dir(settings.results_dir, "--results-dir")  # before any work: no evaluation is lost
+    check_output_dir(settings.reports_dir, "--reports-dir")
     manifest = find_manifest(lib, settings.manifests_dir)
     console.print(
-        f"[bold]{manifest.name}[/bold] ({manifest.slug}): {options.backend}, device {options.device}, "
+        f"[bold]{escape(manifest.name)}[/bold] ({manifest.slug}): {options.backend}, device {options.device}, "
         f"profile {options.profile}, {options.repeats} repeat(s)",
         highlight=False,
     )
     progress, status = progress_printer(console, manifest.slug)
-    with status:
+    # As a subreaper, double-forked daemons of a build or a smoke run come back to this process and
+    # are killed; SIGTERM/SIGHUP take the KeyboardInterrupt path (trees killed, temp dirs removed).
+    with contained(), status:
         record = evaluate(manifest, options, settings, progress)
     record = scrub_record(record, settings)  # what is stored is what is printed and rendered
     path = write_record(record, settings.results_dir, settings)
     summary(record, console)
-    console.print(f"  record: {path}", highlight=False)
+    console.print(f"  record: {escape(str(path))}", highlight=False)
     page = render_page(record, settings.reports_dir, console)
     if page is not None:
-        console.print(f"  page: {page}", highlight=False)
+        console.print(f"  page: {escape(str(page))}", highlight=False)
     if as_json:
         sys.stdout.write(record.model_dump_json(by_alias=True) + "\n")
         sys.stdout.flush()

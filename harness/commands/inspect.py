@@ -4,7 +4,8 @@ The repository is fetched (or taken from the source cache) exactly as the ``fetc
 same mirror setting, same safety rules -- and its raw facts (:mod:`harness.facts`) are printed: a
 table for people, or ``--json`` (``{library, source, cached, fetch_seconds, facts, failure}``) alone
 on stdout. A PyPI library's facts come from its repository at the manifest's ``ref`` (or the
-default branch's head), resolved to a commit first. A source that cannot be fetched is reported as a
+default branch's head), resolved to a commit first, when it can be reached; the pinned release's own facts
+(metadata, release history) are always shown. A source that cannot be fetched is reported as a
 classified failure (exit 0, like any library result); bad usage exits 2.
 """
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.config import Settings, load_settings
+from harness.console import make_console
 from harness.errors import FetchError
 from harness.manifest import Manifest, find_manifest
 from harness.sources.base import FetchedSource
@@ -36,17 +38,52 @@ def _as_git(manifest: Manifest, settings: Settings) -> Manifest:
     return manifest.model_copy(update={"source": pinned})
 
 
+def _failure(exc: FetchError) -> dict[str, str]:
+    return {"class": exc.failure_class, "message": scrub(exc.message), "hint": exc.hint}
+
+
 def inspect_library(manifest: Manifest, settings: Settings) -> dict[str, Any]:
-    """Fetch (cached) and collect facts; a fetch failure is returned under ``failure``."""
+    """Fetch (cached) and collect facts; a fetch failure is returned under ``failure``.
+
+    A PyPI library's facts come from the pinned release (metadata and release history, as the fetch
+    stage stores them); its repository's facts are added when the repository can be reached (or is
+    mirrored), and the reason is recorded under ``repository_failure`` when it cannot.
+    """
+    if manifest.source.kind == "pypi":
+        return _inspect_pypi(manifest, settings)
     try:
-        target = _as_git(manifest, settings) if manifest.source.kind == "pypi" else manifest
-        fetched: FetchedSource = fetch_git(target, settings)
+        fetched: FetchedSource = fetch_git(manifest, settings)
     except FetchError as exc:
-        failure = {"class": exc.failure_class, "message": scrub(exc.message), "hint": exc.hint}
         return {"library": manifest.slug, "source": None, "cached": False, "fetch_seconds": None,
-                "facts": {}, "failure": failure}
+                "facts": {}, "failure": _failure(exc)}
     return {"library": manifest.slug, "source": fetched.info.model_dump(), "cached": fetched.cached,
             "fetch_seconds": round(fetched.duration_s, 3), "facts": fetched.facts, "failure": None}
+
+
+def _inspect_pypi(manifest: Manifest, settings: Settings) -> dict[str, Any]:
+    """The release's facts and, when reachable, the repository's; a failure only when neither is had."""
+    from harness.sources.pypi import fetch_pypi
+
+    facts: dict[str, Any] = {}
+    result: dict[str, Any] = {"library": manifest.slug, "source": None, "cached": False, "fetch_seconds": None,
+                              "facts": facts, "failure": None, "release_failure": None, "repository_failure": None}
+    try:
+        release = fetch_pypi(manifest, settings)
+        facts["package"] = dict(release.facts)
+        result |= {"source": release.info.model_dump(), "cached": release.cached,
+                   "fetch_seconds": round(release.duration_s, 3)}
+    except FetchError as exc:
+        result["release_failure"] = _failure(exc)
+    try:
+        repo = fetch_git(_as_git(manifest, settings), settings)
+        facts["repository"] = repo.facts
+        result |= {"source": repo.info.model_dump(), "cached": repo.cached,
+                   "fetch_seconds": round(repo.duration_s, 3)}
+    except FetchError as exc:
+        result["repository_failure"] = _failure(exc)
+    if not facts:
+        result["failure"] = result["repository_failure"] or result["release_failure"]
+    return result
 
 
 def _cell(value: object) -> str:
@@ -60,20 +97,27 @@ def _cell(value: object) -> str:
 def render(result: dict[str, Any], console: Console) -> None:
     if result["failure"]:
         f = result["failure"]
-        console.print(f"[red]{result['library']}: fetch failed[/red] ({f['class']}): {f['message']}",
-                      highlight=False)
+        console.print(f"{result['library']}: fetch failed ({f['class']}): {f['message']}",
+                      highlight=False, markup=False)
         if f["hint"]:
-            console.print(f"  hint: {f['hint']}", highlight=False)
+            console.print(f"  hint: {f['hint']}", highlight=False, markup=False)
         return
     src = result["source"]
-    title = (f"{result['library']}  {src['url']} @ {src['commit']}"
+    title = (f"{result['library']}  {src['url']} @ {src.get('commit') or src.get('version')}"
              f"{' (cached)' if result['cached'] else ''}")
     table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column("fact")
     table.add_column("value", overflow="fold")
-    for key, value in result["facts"].items():
-        table.add_row(key, _cell(value))
+    facts = result["facts"]
+    groups = facts if set(facts) <= {"package", "repository"} else {"": facts}
+    for group, values in groups.items():
+        for key, value in values.items():
+            table.add_row(f"{group}.{key}" if group else key, _cell(value))
     console.print(table)
+    repo_failure = result.get("repository_failure")
+    if repo_failure:
+        console.print(f"  repository facts unavailable ({repo_failure['class']}): {repo_failure['message']}",
+                      highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -87,10 +131,10 @@ def register(app: typer.Typer) -> None:
         """Print a library's repository facts (licence, activity, dependencies, frameworks...)."""
         settings = load_settings()
         manifest = find_manifest(lib, settings.manifests_dir)
-        err = Console(stderr=True)
+        err = make_console()
         with err.status(f"{lib}: fetching {manifest.source.repository}", spinner="dots"):
             result = inspect_library(manifest, settings)
         if as_json:
             typer.echo(json.dumps(result, indent=2, sort_keys=False))
         else:
-            render(result, Console())
+            render(result, make_console(stderr=False))

@@ -453,7 +453,7 @@ class DockerBackend:
             output = container.logs().decode(errors="replace")
             log.append(output.rstrip())
             if status != 0:
-                c = classify_build(output)
+                c = classify_build(output, spec.constraints)
                 raise BuildError(c.message, failure_class=c.failure_class, hint=c.hint,
                                  log_tail=_tail("\n".join(log)))
             found = _VERSION_LINE.search(output)

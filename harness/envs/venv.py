@@ -296,7 +296,7 @@ class VenvBackend:
             python_version=str(meta.get("python_version", "")),
             cached=True,
             log="reused cached environment",
-            build_s=0.0,
+            build_s=float(meta.get("build_s") or 0.0),  # the real install's time, measured when it was built
         )
 
     def _build_fresh(
@@ -333,7 +333,7 @@ class VenvBackend:
                         hint="a package is probably compiling; pin one with a wheel",
                         log_tail=text,
                     )
-                c = classify_build(result.output)
+                c = classify_build(result.output, spec.constraints)
                 raise BuildError(c.message, failure_class=c.failure_class, hint=c.hint, log_tail=text)
 
         run(*steps[0])

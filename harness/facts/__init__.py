@@ -52,7 +52,8 @@ def collect_repo_facts(checkout: Path, source: SourceInfo | None = None, *,
     facts |= layout.collect(tree)
     facts |= dependencies.collect(tree)
     facts |= frameworks.collect(tree)
-    facts["escaping_symlinks"] = sorted(tree.escaping, key=lambda link: link["path"])
+    links = {link["path"]: link for link in [*history.recorded_escaping_links(checkout), *tree.escaping]}
+    facts["escaping_symlinks"] = sorted(links.values(), key=lambda link: link["path"])
     facts["missing_files"] = history.missing_files(checkout)
     facts["on_pypi"] = on_pypi
     facts["tree_truncated"] = tree.truncated

@@ -8,6 +8,7 @@ not present (a shallow clone the server would not deepen).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from harness.sources.gitsafety import run_git
 WINDOW_DAYS = 365
 HISTORY_CONFIG_KEY = "harness.historysince"  # written by the git source after deepening
 MISSING_CONFIG_KEY = "harness.missingfile"  # files of the commit the (partial) mirror did not have
+ESCAPING_CONFIG_KEY = "harness.escapingsymlink"  # JSON {path, target} of escaping links the git source removed
 
 
 def _git(checkout: Path, *args: str) -> str | None:
@@ -29,6 +31,21 @@ def missing_files(checkout: Path) -> list[str]:
     if not (checkout / ".git").exists():
         return []
     return sorted((_git(checkout, "config", "--get-all", MISSING_CONFIG_KEY) or "").splitlines())
+
+
+def recorded_escaping_links(checkout: Path) -> list[dict[str, str]]:
+    """The escaping symlinks the git source removed from ``checkout`` (``[{path, target}]``)."""
+    if not (checkout / ".git").exists():
+        return []
+    links: list[dict[str, str]] = []
+    for line in (_git(checkout, "config", "--get-all", ESCAPING_CONFIG_KEY) or "").splitlines():
+        try:
+            link = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(link, dict) and isinstance(link.get("path"), str) and isinstance(link.get("target"), str):
+            links.append({"path": link["path"], "target": link["target"]})
+    return links
 
 
 def collect(checkout: Path, commit_date: str | None = None) -> dict[str, Any]:

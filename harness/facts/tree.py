@@ -75,6 +75,8 @@ def walk(root: Path, max_entries: int = MAX_ENTRIES) -> Tree:
             full = os.path.join(dirpath, name)
             if os.path.islink(full) and not tree.is_inside(Path(full)):
                 tree.escaping.append({"path": prefix + name, "target": os.readlink(full)})
+                # not a file of the checkout: no fact (licence, declarations, README) comes from it
+                (dirnames if name in dirnames else filenames).remove(name)
         for name in list(dirnames):
             if os.path.islink(os.path.join(dirpath, name)):
                 dirnames.remove(name)  # never descended (os.walk would not either); listed as a file

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH = 560
-LABEL_W = 170
+LABEL_W = 170  # the narrowest label column
+MAX_LABEL_W = 260  # the widest: longer labels are cut with an ellipsis (full text in a tooltip)
+CHAR_W = 6.6  # a generous width of one 11px character, so a label never runs off the left edge
 ROW_H = 18
 STAGE_COLOURS = {
     "none": "#b91c1c",
@@ -38,6 +40,24 @@ def _text(x: float, y: float, text: str, *, anchor: str = "start", cls: str = ""
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{klass}>{escape(text)}</text>'
 
 
+def label_width(labels: Sequence[str]) -> float:
+    """The label column wide enough for the longest label, between LABEL_W and MAX_LABEL_W."""
+    longest = max((len(label) for label in labels), default=0)
+    return min(MAX_LABEL_W, max(LABEL_W, longest * CHAR_W + 12))
+
+
+def _label(x: float, y: float, label: str, width: float) -> str:
+    """A right-aligned label that fits ``width`` pixels: cut with an ellipsis, full text as a tooltip."""
+    fits = max(1, int((width - 12) // CHAR_W))
+    if len(label) <= fits:
+        return _text(x, y, label, anchor="end", cls="lbl")
+    short = label[: fits - 1].rstrip() + "\u2026"
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end" class="lbl"><title>{escape(label)}</title>'
+        f"{escape(short)}</text>"
+    )
+
+
 def _svg(height: float, body: list[str], title: str) -> Markup:
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height:.0f}" '
@@ -55,21 +75,22 @@ def hbar_chart(
 ) -> Markup:
     """One bar per item, longest scaled to the plot width; optional vertical reference lines."""
     top = 22 if markers else 6
-    plot_w = WIDTH - LABEL_W - 70
+    label_w = label_width([b.label for b in bars])
+    plot_w = WIDTH - label_w - 70
     peak = max([b.value for b in bars] + [m[0] for m in markers] + [1e-9])
     body: list[str] = []
     height = top + ROW_H * len(bars) + 6
     for i, bar in enumerate(bars):
         y = top + i * ROW_H
         w = max(1.0, plot_w * bar.value / peak)
-        body.append(_text(LABEL_W - 6, y + 12, bar.label, anchor="end", cls="lbl"))
+        body.append(_label(label_w - 6, y + 12, bar.label, label_w))
         body.append(
-            f'<rect x="{LABEL_W}" y="{y + 3}" width="{w:.1f}" height="{ROW_H - 6}" '
+            f'<rect x="{label_w:.1f}" y="{y + 3}" width="{w:.1f}" height="{ROW_H - 6}" '
             f'fill="{bar.colour}" rx="2"><title>{escape(bar.label)}: {escape(fmt(bar.value))}</title></rect>'
         )
-        body.append(_text(LABEL_W + w + 4, y + 12, bar.note or fmt(bar.value), cls="val"))
+        body.append(_text(label_w + w + 4, y + 12, bar.note or fmt(bar.value), cls="val"))
     for value, label in markers:
-        x = LABEL_W + plot_w * value / peak
+        x = label_w + plot_w * value / peak
         body.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 4}" class="marker"/>')
         body.append(_text(x, top - 8, label, anchor="middle", cls="mlbl"))
     return _svg(height, body, title)
@@ -78,7 +99,8 @@ def hbar_chart(
 def stacked_chart(title: str, rows: Sequence[tuple[str, dict[str, int]]], order: Sequence[str]) -> Markup:
     """One stacked bar per row (e.g. per attack family), segments in ``order`` (e.g. stage reached)."""
     legend_h = 22
-    plot_w = WIDTH - LABEL_W - 40
+    label_w = label_width([label for label, _ in rows])
+    plot_w = WIDTH - label_w - 40
     most = max([sum(c.values()) for _, c in rows] + [1])
     body: list[str] = []
     x = 4.0
@@ -90,8 +112,8 @@ def stacked_chart(title: str, rows: Sequence[tuple[str, dict[str, int]]], order:
         x += 20 + 7.2 * len(key)
     for i, (label, counts) in enumerate(rows):
         y = legend_h + i * (ROW_H + 4)
-        body.append(_text(LABEL_W - 6, y + 13, label, anchor="end", cls="lbl"))
-        x = float(LABEL_W)
+        body.append(_label(label_w - 6, y + 13, label, label_w))
+        x = float(label_w)
         for key in order:
             n = counts.get(key, 0)
             if not n:

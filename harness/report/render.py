@@ -26,7 +26,14 @@ from markupsafe import Markup
 from harness.config import load_settings
 from harness.records import STAGE_NAMES, ResultRecord
 from harness.report import charts
-from harness.report.view import EXPORT_COLUMNS, LibraryView, Row, build_libraries, taxonomy_for
+from harness.report.view import (
+    EXPORT_COLUMNS,
+    LibraryView,
+    Row,
+    build_libraries,
+    reproducibility_table,
+    taxonomy_for,
+)
 from harness.scoring.rescore import effective_scores, record_key
 from harness.scoring.rubric import DIMENSIONS, load_rubric
 from harness.scoring.scores import score_record
@@ -67,6 +74,11 @@ def stage_spark(row: Row) -> Markup:
 
 def runtime_spark(row: Row) -> Markup:
     return charts.line_sparkline([p.runtime_s for p in row.history], "smoke runtime per evaluation")
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 library``, ``2 libraries``, ``0 stored records``."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def fmt_score(value: float | None) -> str:
@@ -116,6 +128,8 @@ def _env() -> jinja2.Environment:
     env.globals |= {
         "stage_spark": stage_spark,
         "runtime_spark": runtime_spark,
+        "counted": counted,
+        "repro_table": reproducibility_table,
         "STAGES": STAGE_NAMES,
         "DIMENSIONS": DIMENSIONS,
         "page_name": page_name,

@@ -217,6 +217,52 @@ class Row:
 
 
 @dataclass(frozen=True)
+class MetricCheck:
+    """One metric of one experiment as the reproducibility table shows it (numbers already formatted)."""
+
+    experiment: str
+    metric: str
+    mean: str
+    spread: str
+    reference: str
+    tolerance: str
+    delta: str
+    match: str  # "yes", "no", or an en dash when there is no reference to match
+
+
+def _sig(value: Any) -> str:
+    """A number to 4 significant digits (``-4.444e-05``), or an en dash when there is none."""
+    return f"{value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "\u2013"
+
+
+def reproducibility_table(details: dict[str, Any]) -> list[MetricCheck]:
+    """The per-metric judgement stored by harness.reproducibility, one row per experiment metric."""
+    metrics = details.get("metrics")
+    mismatched = set(details.get("mismatched") or [])
+    rows: list[MetricCheck] = []
+    for experiment, per_metric in (metrics.items() if isinstance(metrics, dict) else []):
+        for metric, entry in (per_metric.items() if isinstance(per_metric, dict) else []):
+            if not isinstance(entry, dict):
+                continue
+            has_reference = entry.get("reference") is not None
+            reported = entry.get("reported", True)
+            missing = f"{experiment}.{metric}" in mismatched or not reported
+            rows.append(
+                MetricCheck(
+                    experiment,
+                    metric,
+                    _sig(entry.get("mean")) if reported else "not reported",
+                    _sig(entry.get("spread")),
+                    _sig(entry.get("reference")),
+                    _sig(entry.get("tolerance")) if has_reference else "\u2013",
+                    _sig(entry.get("delta")),
+                    ("no" if missing else "yes") if has_reference else "\u2013",
+                )
+            )
+    return rows
+
+
+@dataclass(frozen=True)
 class LibraryView:
     slug: str
     taxonomy: Taxonomy

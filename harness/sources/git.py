@@ -8,7 +8,11 @@
   maintenance facts (commits in the last year) see that history.
 - **Content-addressed cache**: ``<sources_dir>/git/<sha256(url, commit, submodules)>``; a checkout is
   built in a temporary folder and renamed into place, so a second evaluation (or a concurrent one)
-  reuses it without cloning.
+  reuses it without cloning. A reused checkout must be clean (``git status --porcelain --ignored``
+  empty); one an experiment or a build modified is restored (``checkout -f`` + ``clean -ffdx``, noted
+  in the fetch log) before it is shared again.
+- **No escaping symlinks**: links resolving outside the checkout are recorded in the facts and then
+  removed from the cached copy (``skip-worktree``), so builds and experiments cannot follow them.
 - **Mirrors** (air-gapped labs): the ``git_mirror`` setting is a template with ``{owner}`` and
   ``{name}`` (like git's ``insteadOf``), e.g. ``/srv/mirrors/{owner}+{name}.git`` or
   ``https://git.lab.example/{owner}/{name}.git``. It applies to the repository and to submodules on
@@ -22,6 +26,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -35,7 +40,14 @@ from pathlib import Path
 from harness.config import Settings
 from harness.errors import FetchError, UsageError
 from harness.facts import collect_repo_facts
-from harness.facts.history import HISTORY_CONFIG_KEY, MISSING_CONFIG_KEY, WINDOW_DAYS
+from harness.facts.history import (
+    ESCAPING_CONFIG_KEY,
+    HISTORY_CONFIG_KEY,
+    MISSING_CONFIG_KEY,
+    WINDOW_DAYS,
+    recorded_escaping_links,
+)
+from harness.filelock import locked
 from harness.manifest import COMMIT_RE, Manifest, Source
 from harness.records import SourceInfo
 from harness.sources.base import FetchedSource
@@ -130,17 +142,81 @@ def fetch_git(manifest: Manifest, settings: Settings) -> FetchedSource:
     cached = head_commit(dest) == commit
     if cached:
         log.append(f"cached checkout of {remote.public_url} at {commit}")
-    else:
+        with locked(dest / ".git" / "harness-fetch.lock"):  # concurrent fetches restore it once
+            cached = _ensure_clean(dest, remote, commit, source, settings, log)
+    if not cached:
         via = " via the configured mirror" if remote.via_mirror else ""
         log.append(f"fetching {remote.public_url} at {commit}{via}")
         _clone_into(dest, remote, commit, source, settings, log)
     info = SourceInfo(kind="git", url=remote.public_url, commit=commit, ref=source.ref,
                       commit_date=commit_date(dest, commit))
     facts = collect_repo_facts(dest, info, on_pypi=bool(source.package))
+    _remove_escaping_links(dest, facts["escaping_symlinks"], log)
     duration = time.monotonic() - started
     log.append(f"fetch took {duration:.2f} s")
     return FetchedSource(info=info, checkout=dest, cached=cached, facts=facts,
                          log=scrub("\n".join(log)), duration_s=duration)
+
+
+def _dirty(checkout: Path) -> str | None:
+    """What ``git status --porcelain --ignored`` reports in ``checkout`` (None when clean)."""
+    r = run_git(["status", "--porcelain", "--ignored", "--untracked-files=all"], checkout, allow_file=False)
+    if not r.ok:
+        return r.describe() or f"git status exit status {r.status}"
+    return r.stdout.strip() or None
+
+
+def _ensure_clean(dest: Path, remote: Remote, commit: str, source: Source, settings: Settings,
+                  log: list[str]) -> bool:
+    """Make a reused checkout exactly the pinned commit again (an experiment or a build may have
+    modified, deleted or added files: build/, *.egg-info, ...). Returns False when it could not be
+    restored (the caller clones afresh)."""
+    removed = removed_links(dest)
+    for rel in removed:  # a removed escaping link must stay absent, whatever was written there
+        path = dest / rel
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+    dirty = _dirty(dest)
+    if dirty is None:
+        return True
+    git = _git(dest, remote, settings)
+    steps = [git(["checkout", "-q", "-f", "--detach", commit]), git(["clean", "-q", "-ffdx"])]
+    if source.submodules:
+        steps.append(git(["submodule", "update", "-q", "--init", "--recursive", "--force", "--no-fetch"]))
+        steps.append(git(["submodule", "foreach", "-q", "--recursive", "git clean -q -ffdx"]))
+    if all(s.ok for s in steps) and _dirty(dest) is None:
+        shown = dirty.splitlines()
+        more = f" (+{len(shown) - 10} more)" if len(shown) > 10 else ""
+        log.append("the cached checkout was modified; restored to the pinned commit "
+                   f"(git checkout -f + git clean -ffdx): {'; '.join(shown[:10])}{more}")
+        return True
+    log.append("the cached checkout was modified and could not be restored; fetching it again")
+    shutil.rmtree(dest, ignore_errors=True)
+    return False
+
+
+def removed_links(checkout: Path) -> list[str]:
+    """Paths of the escaping symlinks removed from ``checkout`` (see :func:`_remove_escaping_links`)."""
+    return [link["path"] for link in recorded_escaping_links(checkout)]
+
+
+def _remove_escaping_links(dest: Path, links: list[dict[str, str]], log: list[str]) -> None:
+    """Delete the symlinks that resolve outside the checkout (recorded in the facts first), so that no
+    build or experiment follows them; git is told to leave them absent (``skip-worktree``) and the
+    checkout's config remembers them for the facts of later, cached fetches."""
+    already = set(removed_links(dest))
+    for link in links:
+        path = dest / link["path"]
+        if not path.is_symlink():
+            continue
+        path.unlink()
+        run_git(["update-index", "--skip-worktree", "--", path.name], path.parent, allow_file=False)
+        if link["path"] not in already:
+            run_git(["config", "--add", ESCAPING_CONFIG_KEY, json.dumps(link, sort_keys=True)], dest,
+                    allow_file=False)
+        log.append(f"removed the symlink {link['path']} -> {link['target']} (it points outside the checkout)")
 
 
 class _IncompleteRemote(FetchError):

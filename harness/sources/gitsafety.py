@@ -62,7 +62,8 @@ _SCP_RE = re.compile(r"^(?:[^@/:\s]+@)?([^/:\s]+):(?!//)")  # user@host:path (ss
 _SCHEMES: dict[str, Transport] = {"https": "https", "ssh": "ssh", "git+ssh": "ssh", "ssh+git": "ssh",
                                   "file": "file"}
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|[ \t]+(?=\n)")
-_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+# userinfo runs to the LAST '@' before the host: a password may itself contain '@' (u:p@ss@host)
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s?#]+)@")
 
 
 def scrub(text: str) -> str:

@@ -33,7 +33,7 @@
       tr.hidden = !show;
       if (show) { shown += 1; }
     });
-    count.textContent = shown + " of " + total + " libraries shown";
+    count.textContent = shown + " of " + total + (total === 1 ? " library" : " libraries") + " shown";
   }
 
   function key(tr, col) {
