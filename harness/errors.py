@@ -23,9 +23,11 @@ class UsageError(HarnessError):
 class ManifestError(UsageError):
     """An invalid manifest; ``str()`` is the contract line ``file: field: message``."""
 
-    def __init__(self, file: str, field: str, message: str) -> None:
+    def __init__(self, file: str, field: str, message: str, *, more: tuple[tuple[str, str], ...] = ()) -> None:
         self.file, self.field, self.message = file, field, message
-        super().__init__(f"{file}: {field}: {message}")
+        # every problem found, first one included: `harness validate` lists them all
+        self.lines = [f"{file}: {f}: {m}" for f, m in ((field, message), *more)]
+        super().__init__(self.lines[0])
 
 
 class UnknownLibrary(UsageError):

@@ -263,11 +263,12 @@ def parse_manifest(data: object, file: str) -> Manifest:
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        raise ManifestError(file, _field_path(err["loc"]), msg) from None
+        found: list[tuple[str, str]] = []
+        for err in exc.errors():
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            if (item := (_field_path(err["loc"]), msg)) not in found:
+                found.append(item)
+        raise ManifestError(file, *found[0], more=tuple(found[1:])) from None
     stem = Path(file).stem
     if stem != manifest.slug:
         raise ManifestError(file, "slug", f"'{manifest.slug}' does not match the file name '{stem}'")

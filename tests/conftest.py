@@ -4,6 +4,7 @@ isolated cache, and writes results and reports into temporary folders.
 - ``HARNESS_CONSTRAINTS`` points at a session constraints file pinning ``torch==2.13.0`` (the CPU
   wheel; nothing may install a CUDA build of torch);
 - ``HARNESS_CACHE_DIR`` is a fresh folder per session (environments, fetched sources);
+- the user's config file and HARNESS_* settings (mirrors, constraint groups, folders) are cleared;
 - ``results_dir`` / ``reports_dir`` are per-test temporary folders.
 """
 
@@ -26,6 +27,12 @@ def harness_session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     cache = root / "cache"
     cache.mkdir()
     with pytest.MonkeyPatch.context() as mp:
+        # the user's own harness settings (config file, mirrors, constraint groups) never reach a test
+        mp.setenv("HARNESS_CONFIG", str(root / "no-user-config.yaml"))
+        for name in ("HARNESS_GIT_MIRROR", "HARNESS_GIT_ALLOW_FILE", "HARNESS_CONSTRAINT_GROUPS",
+                     "HARNESS_RESULTS_DIR", "HARNESS_REPORTS_DIR", "HARNESS_DATA_CACHE", "HARNESS_MANIFESTS_DIR",
+                     "HARNESS_INSTALLER"):
+            mp.delenv(name, raising=False)
         mp.setenv("HARNESS_CONSTRAINTS", str(constraints))
         mp.setenv("HARNESS_CACHE_DIR", str(cache))
         yield {"constraints": constraints, "cache": cache}

@@ -104,6 +104,26 @@ def test_validate_command(
     assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
 
 
+def test_validate_lists_every_problem_of_a_file(
+    make_manifest_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = make_manifest_data("several")
+    bad["colour"] = "red"
+    bad["origin"] = "someone"
+    path = write(tmp_path, bad)
+    capsys.readouterr()
+    assert main(["validate", str(path)]) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith(str(path))]
+    assert lines == [
+        f"{path}: origin: Input should be 'author' or 'third-party'",
+        f"{path}: colour: unknown field",
+    ]
+    # evaluate and load_manifest still report one line: the first problem
+    with pytest.raises(ManifestError) as info:
+        load_all(tmp_path)
+    assert str(info.value) == lines[0]
+
+
 def test_valid_edge_values_are_accepted(make_manifest_data: Any) -> None:
     data = make_manifest_data()
     data["environment"] = {"python": ">=3.9,<3.13"}

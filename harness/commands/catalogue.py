@@ -98,7 +98,8 @@ def register(app: typer.Typer) -> None:
                 load_manifest(f)
             except ManifestError as exc:
                 errors += 1
-                print(str(exc), file=sys.stderr)
+                for line in exc.lines:
+                    print(line, file=sys.stderr)
         console = Console(stderr=True)
         if errors:
             console.print(f"{errors} of {len(files)} manifest(s) invalid")

@@ -21,7 +21,6 @@ last process exits). Timeouts and interruptions (SIGINT, SIGTERM) kill and remov
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -40,6 +39,7 @@ from harness.config import Settings
 from harness.envs import dockerfile as df
 from harness.envs.base import BuiltEnv, EnvSpec, Limits, ProcessResult
 from harness.errors import BackendUnavailable, BuildError, UsageError
+from harness.filelock import locked
 from harness.manifest import Manifest
 from harness.measure import OUTPUT_CAP
 
@@ -247,17 +247,6 @@ def install_mounts(spec: EnvSpec, settings: Settings) -> tuple[dict[str, dict[st
 
 # -------------------------------------------------------------------------------------- backend
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _mounts(volumes: dict[str, dict[str, str]]) -> list[Any]:
     """Bind mounts as ``Mount`` objects (``volumes=`` would turn into VOLUMEs of a committed image)."""
     import docker
@@ -347,7 +336,7 @@ class DockerBackend:
             raise BuildError(f"no GPU on this host: {gpu.gpu_note()}", failure_class="cuda-unavailable",
                              hint="run with --device cpu, or on a host with an NVIDIA GPU and driver")
         plan = self.plan(spec, checkout, settings)
-        with _locked(settings.cache_dir / "docker" / f"{plan.key}.lock"):
+        with locked(settings.cache_dir / "docker" / f"{plan.key}.lock"):
             if images.image_exists(client, plan.tag):
                 return self._built(plan, client, cached=True, log=f"reused image {plan.tag}")
             started = time.perf_counter()

@@ -14,14 +14,12 @@ A PyPI release is installed from the very file the fetch stage downloaded (``ins
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from harness.classify import classify_build
 from harness.config import Settings
 from harness.envs.base import BuiltEnv, EnvSpec, Limits, ProcessResult
 from harness.errors import BuildError
+from harness.filelock import locked
 from harness.measure import run_measured
 
 MARKER = ".harness-complete"
@@ -195,17 +194,6 @@ def install_targets(requirements: tuple[str, ...], artifact: Path | None) -> lis
     return out
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def install_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for uv/pip: the user's index, links and CA; never download a Python."""
     env = dict(os.environ) | settings.index_env() | {"UV_PYTHON_DOWNLOADS": "never", "PIP_NO_INPUT": "1"}
@@ -241,7 +229,7 @@ class VenvBackend:
     ) -> BuiltEnv:
         fingerprint = spec.fingerprint()
         location = settings.envs_dir / fingerprint
-        with _locked(settings.envs_dir / f".{fingerprint}.lock"):
+        with locked(settings.envs_dir / f".{fingerprint}.lock"):
             cached = self._cached(location, fingerprint)
             if cached is not None:
                 return cached

@@ -32,6 +32,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from harness.config import Settings
+from harness.timeutil import parse_iso
 
 CACHE_FILE = ".index-facts.json"
 TTL_OK_S = 24 * 3600.0
@@ -49,16 +50,6 @@ def json_api_url(package: str, settings: Settings) -> str:
             root = root.removesuffix(suffix)
             break
     return f"{root}/pypi/{canonicalize_name(package)}/json"
-
-
-def _parse(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -84,7 +75,7 @@ def release_history(data: dict[str, Any], version: str) -> dict[str, Any]:
         times = [
             (t, bool(f.get("yanked")))
             for f in files
-            if (t := _parse(f.get("upload_time_iso_8601") or f.get("upload_time")))
+            if (t := parse_iso(f.get("upload_time_iso_8601") or f.get("upload_time")))
         ]
         if _same_version(str(name), version) and times:
             pinned = min(t for t, _ in times)
@@ -143,7 +134,7 @@ def index_facts(
             cached = json.loads(cache.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             cached = None
-        checked = _parse(cached.get("index_checked_at")) if isinstance(cached, dict) else None
+        checked = parse_iso(cached.get("index_checked_at")) if isinstance(cached, dict) else None
         if isinstance(cached, dict) and checked is not None and cached.get("index_json_url") == url:
             ttl = TTL_OK_S if cached.get("index_status") == "ok" else TTL_UNKNOWN_S
             if timedelta(0) <= now - checked <= timedelta(seconds=ttl):

@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.records import ResultRecord, StageName, StageResult
+from harness.timeutil import parse_iso
 
 if TYPE_CHECKING:
     from harness.manifest import Manifest
@@ -175,16 +176,6 @@ def peak_rss_bytes(record: ResultRecord) -> int | None:
     return max(values) if values else None
 
 
-def _parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=None)
-
-
 def _same_config_peer(inp: ProbeInput, device: str) -> ResultRecord | None:
     """The newest peer with the same library, backend and profile on the other device."""
     rec = inp.record
@@ -286,12 +277,12 @@ def maintained_last_year(inp: ProbeInput) -> Outcome:
     """
     node, where = inp.source_facts()
     if where == "package":
-        last = _parse_time(node.get("last_release_date") or node.get("release_date"))
+        last = parse_iso(node.get("last_release_date") or node.get("release_date"))
         count, what, unit = node.get("releases_last_year"), "release", "releases in the year up to the pinned one"
     else:
-        last = _parse_time(node.get("last_commit_date") or inp.record.source.commit_date)
+        last = parse_iso(node.get("last_commit_date") or inp.record.source.commit_date)
         count, what, unit = node.get("commits_last_year"), "commit", "commits in the year before it"
-    run = _parse_time(inp.record.started_at)
+    run = parse_iso(inp.record.started_at)
     if last is None or run is None:
         status = node.get("index_status") if where == "package" else None
         return inconclusive(f"no {what} date was recorded" + (f" ({status})" if status else ""))
