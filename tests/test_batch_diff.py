@@ -148,3 +148,13 @@ def test_list_prints_its_table_on_stdout_with_whole_slugs(tmp_path: Path) -> Non
     assert "4 libraries" in proc.stderr and "4 libraries" not in proc.stdout
     as_json = _harness("list", "--json", manifests=manifests)
     assert [r["slug"] for r in json.loads(as_json.stdout)] == slugs
+
+
+def test_default_diff_skips_a_latest_run_that_shares_no_configuration() -> None:
+    records = load_records(GOLDEN)
+    latest = records[0].model_copy(
+        update={"run_id": "20991231T000000Z-edge", "profile": "edge-1g", "backend": "docker",
+                "started_at": "2099-12-31T00:00:00+00:00", "finished_at": "2099-12-31T00:01:00+00:00"}
+    )
+    assert [r.run_id for r in runs_of([*records, latest])][-1] == "20991231T000000Z-edge"
+    assert pick_runs([*records, latest], None, None) == (RUN_A, RUN_B)

@@ -125,7 +125,9 @@ def pick_runs(records: list[ResultRecord], run_a: str | None, run_b: str | None)
             raise UsageError(f"harness diff: run: no stored records of run '{given}'; latest runs: {known}")
     if run_a is not None and run_b is not None:
         return run_a, run_b
-    b = run_b or run_a or (runs[-1] if runs else None)
+    b = run_b or run_a
+    if b is None:  # the latest run that has an earlier run to compare with (same library/backend/...)
+        b = next((r for r in reversed(runs) if previous_run(records, r) is not None), runs[-1] if runs else None)
     a = previous_run(records, b) if b else None
     if a is None or b is None:
         raise UsageError(
