@@ -389,13 +389,18 @@ def test_timeout_kills_the_experiment_tree(make_manifest_data: Any, settings: Se
 
 
 def test_python_version_unsatisfiable(make_manifest_data: Any, settings: Settings) -> None:
-    m = manifest(make_manifest_data, environment={"python": "<3.0"})
+    m = manifest(make_manifest_data, environment={"python": "==3.99.*"})
     rec = evaluate(m, EvaluateOptions(repeats=1), settings)
     build = rec.stage("build")
     assert build is not None and build.failure is not None
     assert build.failure.failure_class == "python-version"
     assert "--backend docker" in build.failure.hint
     assert statuses(rec)["import"] == "skipped"
+    # Python-2-only code gets the true remedy: no backend builds Python 2 environments
+    py2 = evaluate(manifest(make_manifest_data, environment={"python": ">=2.7,<3"}), EvaluateOptions(repeats=1),
+                   settings).stage("build")
+    assert py2 is not None and py2.failure is not None and py2.failure.failure_class == "python-version"
+    assert py2.failure.hint.startswith("the library is Python 2 code")
 
 
 def test_missing_version_is_source_unavailable(make_manifest_data: Any, settings: Settings) -> None:

@@ -37,6 +37,10 @@ from harness.measure import run_measured
 MARKER = ".harness-complete"
 CONSTRAINTS_FILE = "harness-constraints.txt"
 BUILD_TIMEOUT_S = 1800.0
+PYTHON2_HINT = (
+    "the library is Python 2 code: environments are Python 3 only (uv builds no Python 2 virtualenv, "
+    "and the docker bases offer 3.9-3.13), so it runs only once ported to Python 3"
+)
 INTERPRETER_HINT = (
     "no Python on this host satisfies the library's requirement: install one "
     "(e.g. with pyenv or `uv python install`), or use --backend docker"
@@ -131,10 +135,13 @@ def choose_python(specifier: str) -> HostPython:
     candidates = [p for p in host_pythons() if p.version in spec]
     if not candidates:
         have = ", ".join(str(v) for v in sorted({p.version for p in host_pythons()})) or "none found"
+        python2_only = any(Version(f"2.7.{micro}") in spec for micro in (0, 18)) and not any(
+            Version(f"3.{minor}.{micro}") in spec for minor in range(100) for micro in (0, 99)
+        )
         raise BuildError(
             f"no host Python satisfies '{specifier}' (host has: {have})",
             failure_class="python-version",
-            hint=INTERPRETER_HINT,
+            hint=PYTHON2_HINT if python2_only else INTERPRETER_HINT,
         )
     return candidates[0]
 
