@@ -304,9 +304,28 @@ def find_manifest(slug: str, manifests_dir: Path) -> Manifest:
     if path.is_file():
         return load_manifest(path)
     known = [p.stem for p in manifest_paths(manifests_dir)]
-    close = difflib.get_close_matches(slug, known, n=3, cutoff=0.4)
+    by_name = _named(slug, manifests_dir)
+    close = by_name + [k for k in difflib.get_close_matches(slug, known, n=3, cutoff=0.4) if k not in by_name]
+    close = close[:3]
     if not close:
         close = [k for k in known if slug in k or k in slug][:3]
     if not close:  # still name the nearest ones, so the line always helps
         close = sorted(known, key=lambda k: -difflib.SequenceMatcher(None, slug, k).ratio())[:3]
     raise UnknownLibrary(slug, close)
+
+
+def _named(query: str, manifests_dir: Path) -> list[str]:
+    """Slugs whose display name has ``query`` as an acronym or a word, e.g. 'art' for '... (ART)'."""
+    q = query.lower()
+    found: list[str] = []
+    for path in manifest_paths(manifests_dir):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        name = str(data.get("name", "")) if isinstance(data, dict) else ""
+        acronyms = {a.lower() for a in re.findall(r"\(([A-Za-z0-9-]+)\)", name)}
+        words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", name)}
+        if q in acronyms or q in words:
+            found.append(path.stem)
+    return found[:3]

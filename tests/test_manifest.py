@@ -175,3 +175,9 @@ def test_unknown_library_names_closest(capsys: pytest.CaptureFixture[str]) -> No
         "unknown library 'adversarial-robustnes-toolbox'; closest: adversarial-robustness-toolbox"
         in " ".join(out.err.split())
     )
+
+
+def test_unknown_library_suggests_by_acronym_in_the_name() -> None:
+    with pytest.raises(UnknownLibrary) as info:
+        find_manifest("art", load_settings().manifests_dir)
+    assert info.value.suggestions[0] == "adversarial-robustness-toolbox"  # "... Toolbox (ART)"

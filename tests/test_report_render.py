@@ -31,6 +31,11 @@ def test_files_written(report: Path) -> None:
     assert len(badges) == 12 and "shadow-mia-usability.svg" in badges
 
 
+def test_published_files_are_world_readable(report: Path) -> None:
+    written = [p for p in report.rglob("*") if p.is_file()]
+    assert written and all(p.stat().st_mode & 0o777 == 0o644 for p in written)
+
+
 def test_exports_hold_every_configuration(report: Path) -> None:
     frame = pd.read_csv(report / "overview.csv")
     assert len(frame) == 6  # newest record per (library, backend, device, profile)

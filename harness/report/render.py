@@ -145,6 +145,7 @@ def _write(path: Path, text: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)  # a published page: readable by a web server, like any file the user writes
     os.replace(tmp, path)
     return path
 
@@ -309,7 +310,14 @@ def _overview_html(libraries: Sequence[LibraryView], rows: Sequence[Row], n_reco
             tiles={
                 "libraries": len(libraries),
                 "smoke": sum(1 for lib in libraries if any(r.smoke_passed for r in lib.rows)),
-                "reproduced": sum(1 for r in primaries if r.record.reproducibility.verdict == "reproduced"),
+                # the reproduce stage itself passed: every experiment ran and matched its reference
+                "reproduced": sum(
+                    1
+                    for r in primaries
+                    if r.record.reproducibility.verdict == "reproduced"
+                    and (stage := r.record.stage("reproduce")) is not None
+                    and stage.status == "passed"
+                ),
                 "none": sum(1 for r in primaries if r.stage_reached == "none"),
                 "edge": sum(1 for lib in libraries if any(r.fits_edge for r in lib.rows)),
             },
