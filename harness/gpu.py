@@ -63,6 +63,21 @@ def list_gpus() -> tuple[list[GpuInfo], str]:
     return gpus, "" if gpus else "no GPU: NVML found no devices"
 
 
+def free_memory() -> list[tuple[int, int]]:
+    """(index, free bytes) of each GPU now; empty without NVML or a GPU (``gpu_note`` says why)."""
+    nvml = _nvml()
+    if nvml is None:
+        return []
+    try:
+        return [
+            (i, int(nvml.nvmlDeviceGetMemoryInfo(nvml.nvmlDeviceGetHandleByIndex(i)).free))
+            for i in range(nvml.nvmlDeviceGetCount())
+        ]
+    except Exception as exc:
+        _state["note"] = f"no GPU: NVML query failed ({exc})"
+        return []
+
+
 def has_gpu() -> bool:
     return bool(list_gpus()[0])
 

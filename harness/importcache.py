@@ -12,16 +12,14 @@ not a local directory (docker images) are not cached.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.atomicfile import write_text_atomic
 from harness.envs.base import BuiltEnv, Limits, ProcessResult
 
 PREFIX = ".harness-import-"
@@ -97,13 +95,8 @@ def store(env: BuiltEnv, key: str, result: ProcessResult, versions: dict[str, st
         versions=dict(versions),
     )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=PREFIX, suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"passed": True, **asdict(verdict)}, fh, sort_keys=True)
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps({"passed": True, **asdict(verdict)}, sort_keys=True))
     except OSError:  # a read-only environment only costs a real check next time
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
         return None
     return verdict
 

@@ -396,8 +396,11 @@ def _scores(record: ResultRecord) -> dict[str, Any]:
     except Exception as exc:  # scoring is a pure function of the record; a bug there must not lose it
         import sys
 
-        print(f"warning: scoring failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return {}
+        reason = f"{type(exc).__name__}: {exc}"
+        print(f"warning: scoring failed: {reason}", file=sys.stderr)
+        # kept in the record, so a batch on Ray or in worker processes does not lose it either;
+        # `harness rescore` fills the scores in once the rubric is fixed
+        return {"error": f"scoring failed: {reason}"[:500]}
 
 
 def _need(value: T | None) -> T:

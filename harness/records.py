@@ -125,6 +125,17 @@ class ResultRecord(Record):
         return next((s for s in self.stages if s.name == name), None)
 
     @property
+    def first_unpassed(self) -> StageResult | None:
+        """The first stage that did not pass (the ones after it are skipped), or None."""
+        return next((s for s in self.stages if s.status != "passed"), None)
+
+    @property
+    def overall_status(self) -> Status:
+        """``passed``, or the status of the first stage that did not pass."""
+        first = self.first_unpassed
+        return first.status if first is not None else "passed"
+
+    @property
     def stage_reached(self) -> str:
         """The last stage that passed ("none" when even fetch did not)."""
         reached = "none"

@@ -43,11 +43,6 @@ def experiment_peak_gpu(record: ResultRecord) -> int | None:
     return _peak(r.peak_gpu_bytes for e in record.experiments for r in e.repeats)
 
 
-def overall_status(record: ResultRecord) -> str:
-    """``passed``, or the status of the first stage that did not pass."""
-    return next((s.status for s in record.stages if s.status != "passed"), "passed")
-
-
 @dataclass(frozen=True)
 class HistoryPoint:
     """One stored evaluation of a library, reduced to what changes from night to night."""
@@ -79,7 +74,7 @@ def point_of(record: ResultRecord) -> HistoryPoint:
     pin = record.source.commit or record.source.version or ""
     return HistoryPoint(
         run_id=record.run_id, started_at=record.started_at, backend=record.backend, device=record.device,
-        profile=record.profile, pin=pin, status=overall_status(record), stage_reached=record.stage_reached,
+        profile=record.profile, pin=pin, status=record.overall_status, stage_reached=record.stage_reached,
         verdict=record.reproducibility.verdict, runtime_s=experiment_runtime_s(record),
         peak_rss_bytes=experiment_peak_rss(record), peak_gpu_bytes=experiment_peak_gpu(record),
         scores={dim: score_value(record.scores.get(dim)) for dim in SCORE_DIMENSIONS},

@@ -44,22 +44,9 @@ def usable_cpus() -> int:
 
 def discover_gpus() -> list[GpuState]:
     """The GPUs NVML sees, with their free memory now; empty when there is no NVML or no GPU."""
-    try:
-        import pynvml
-    except ImportError:
-        return []
-    try:
-        pynvml.nvmlInit()
-    except Exception:  # no driver / no GPU: NVML raises its own error classes
-        return []
-    try:
-        states = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            states.append(GpuState(index=i, free_bytes=int(pynvml.nvmlDeviceGetMemoryInfo(handle).free)))
-        return states
-    finally:
-        pynvml.nvmlShutdown()
+    from harness import gpu
+
+    return [GpuState(index=i, free_bytes=free) for i, free in gpu.free_memory()]
 
 
 @dataclass

@@ -191,10 +191,8 @@ class _Driver:
 
 def summary_status(record: ResultRecord) -> str:
     """``passed`` when every stage passed, else ``<status> at <stage>`` for the first that did not."""
-    for stage in record.stages:
-        if stage.status != "passed":
-            return f"{stage.status} at {stage.name}"
-    return "passed"
+    first = record.first_unpassed
+    return "passed" if first is None else f"{first.status} at {first.name}"
 
 
 def _options_for(job: Job, options: BatchOptions, run_id: str) -> EvaluateOptions:

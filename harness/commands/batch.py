@@ -158,12 +158,14 @@ def _batch_json(result: BatchResult, diff: RunDiff | None) -> dict[str, Any]:
 
 
 def _render_report(settings: Settings) -> Path | None:
+    """The report over the stored records; a failure to render is a warning, never a lost batch result."""
     from harness.report import render_report
 
     try:
         return render_report(settings.results_dir, settings.reports_dir)
-    except NotImplementedError:
-        err.print("[yellow]warning:[/yellow] the HTML report is not implemented yet; records stored only")
+    except Exception as exc:  # records are stored; `harness report` can render them later
+        err.print(f"warning: could not render the report: {type(exc).__name__}: {exc}", highlight=False,
+                  markup=False)
         return None
 
 

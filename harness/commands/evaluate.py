@@ -100,9 +100,6 @@ def render_page(record: ResultRecord, reports_dir: Path, console: Console) -> Pa
 
     try:
         return render_library(record, reports_dir)
-    except NotImplementedError:
-        console.print("[yellow]warning:[/yellow] the HTML report is not implemented yet; record stored only")
-        return None
     except Exception as exc:  # the record is what matters; `harness report` can render it later
         console.print(
             f"[yellow]warning:[/yellow] could not render the page in {escape(str(reports_dir))}: "

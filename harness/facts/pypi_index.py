@@ -18,10 +18,9 @@ warm evaluation does not wait on the network. Nothing here raises for a network 
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import ssl
-import tempfile
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -31,6 +30,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from harness.atomicfile import write_text_atomic
 from harness.config import Settings
 from harness.timeutil import parse_iso
 
@@ -146,13 +146,8 @@ def index_facts(
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".index-", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache only costs another query next time
-        pass
+    with contextlib.suppress(OSError):  # a read-only cache only costs another query next time
+        write_text_atomic(path, text)
 
 
 __all__ = ["index_facts", "json_api_url", "query_index", "release_history"]

@@ -10,9 +10,7 @@ Layout of ``reports_dir``: ``index.html``, ``libraries/<slug>.html``, ``badges/<
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -23,6 +21,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from harness.atomicfile import write_text_atomic
 from harness.config import load_settings
 from harness.records import STAGE_NAMES, ResultRecord
 from harness.report import charts
@@ -140,14 +139,8 @@ def _env() -> jinja2.Environment:
 
 
 def _write(path: Path, text: str) -> Path:
-    """Write atomically, so a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # a published page: readable by a web server, like any file the user writes
-    os.replace(tmp, path)
-    return path
+    """Write atomically (a reader never sees half a page), readable by a web server."""
+    return write_text_atomic(path, text)
 
 
 def _dims(scores: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

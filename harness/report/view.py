@@ -110,15 +110,6 @@ def preference(record: ResultRecord) -> tuple[int, int, int, str]:
     return (profile, 0 if record.backend == "venv" else 1, 0 if record.device == "cpu" else 1, record.profile)
 
 
-def overall_status(record: ResultRecord) -> str:
-    statuses = {s.status for s in record.stages}
-    if "error" in statuses:
-        return "error"
-    if "failed" in statuses:
-        return "failed"
-    return "passed"
-
-
 @dataclass(frozen=True)
 class Row:
     """One configuration of one library, as the overview and the exports show it."""
@@ -140,7 +131,7 @@ class Row:
 
     @property
     def status(self) -> str:
-        return overall_status(self.record)
+        return self.record.overall_status
 
     @property
     def stage_reached(self) -> str:

@@ -11,8 +11,6 @@ newest scores file that holds its key, else the scores stored in the record, els
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.atomicfile import write_text_atomic
 from harness.records import ResultRecord
 from harness.scoring.rubric import DIMENSIONS, Rubric, load_rubric
 from harness.scoring.scores import score_record
@@ -133,9 +132,4 @@ def _write(results_dir: Path, rubric: Rubric, rubric_path: Path | None, fresh: d
     lines = [json.dumps(header, sort_keys=True)]
     lines += [json.dumps({"record": k, "scores": v}, sort_keys=True) for k, v in sorted(fresh.items())]
     base = f"rescore-{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{rubric.sha256[:12]}"
-    fd, tmp = tempfile.mkstemp(prefix=".scores-", suffix=".tmp", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    target = folder / f"{base}.jsonl"
-    os.replace(tmp, target)
-    return target
+    return write_text_atomic(folder / f"{base}.jsonl", "\n".join(lines) + "\n")
