@@ -118,12 +118,35 @@ def record_filename(record: ResultRecord) -> str:
     return "--".join(_SAFE_NAME.sub("_", p) for p in parts) + ".json"
 
 
+TEMP_PREFIX = ".record-"
+
+
+def _remove_stale_temps(results_dir: Path) -> None:
+    """Temp files of writers that died mid-write (SIGKILL): never records (``*.json`` only), removed."""
+    for tmp in results_dir.glob(f"{TEMP_PREFIX}*.tmp"):
+        pid = tmp.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_record(record: ResultRecord, results_dir: Path, settings: Settings | None = None) -> Path:
     """Scrub and write the record atomically; an existing file is never replaced. Returns the path."""
     results_dir.mkdir(parents=True, exist_ok=True)
     clean = scrub_record(record, settings)
     payload = clean.model_dump_json(by_alias=True, indent=2) + "\n"
-    fd, tmp_name = tempfile.mkstemp(prefix=".record-", suffix=".tmp", dir=results_dir)
+    _remove_stale_temps(results_dir)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=results_dir)
     tmp = Path(tmp_name)
     try:
         os.fchmod(fd, RECORD_MODE)  # mkstemp makes 0600; records are meant to be published

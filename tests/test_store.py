@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import socket
 import tempfile
 from pathlib import Path
@@ -191,3 +192,16 @@ def test_records_are_world_readable(results_dir: Path) -> None:
 
     path = write_record(make_record(), results_dir)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+def test_a_dead_writers_temp_file_is_removed_by_the_next_write(results_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = results_dir / f".record-{dead.stdout.strip()}-abc.tmp"
+    stale.write_text('{"half": ')
+    mine = results_dir / f".record-{os.getpid()}-live.tmp"  # a live writer's temp file is left alone
+    mine.write_text("{}")
+    write_record(make_record(), results_dir)
+    assert not stale.exists() and mine.exists()
